@@ -1,0 +1,118 @@
+/**
+ * The extract stage's on-disk contract, read by transform and load.
+ *
+ *   <out>/extract/
+ *     manifest.json                  ExtractManifest, written last when every unit is done
+ *     plan/plan.json                 the article list split into units (written once, reused on resume)
+ *     plan/<unit>.jsonl              ArticleRef per line
+ *     units/<unit>/articles.jsonl    ArticleRecord per line, in plan order
+ *     units/<unit>/figures.jsonl     FigureRecord per line
+ *     units/<unit>/failures.jsonl    FailureRecord per line
+ *     units/<unit>/images/<key>.jpg  stored images
+ *     units/<unit>/done.json         UnitMarker: written last, atomically; its presence means "done"
+ *     tombstones.jsonl               TombstoneRecord per line (incremental sync; may be empty)
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const EXTRACT_SCHEMA = 'biomedica.extract';
+export const EXTRACT_VERSION = 1;
+
+export const UnitStats = z.object({
+  articles: z.number().int(),
+  articlesFailed: z.number().int(),
+  figures: z.number().int(),
+  figuresOk: z.number().int(),
+  figuresFiltered: z.number().int(),
+  figuresFailed: z.number().int(),
+  images: z.number().int(),
+  imageBytes: z.number().int(),
+  failures: z.number().int(),
+  failuresByCode: z.record(z.string(), z.number().int()),
+});
+export type UnitStats = z.infer<typeof UnitStats>;
+
+export const UnitMarker = z.object({
+  schema: z.literal('biomedica.extract.unit'),
+  version: z.literal(EXTRACT_VERSION),
+  unit: z.string(),
+  /** sha256 of the plan file this unit was built from: a changed plan invalidates the unit. */
+  planSha256: z.string(),
+  stats: UnitStats,
+  /** sha256 of each file the unit wrote (jsonl files only; images are hashed in their records). */
+  files: z.record(z.string(), z.string()),
+});
+export type UnitMarker = z.infer<typeof UnitMarker>;
+
+export const ExtractManifest = z.object({
+  schema: z.literal(EXTRACT_SCHEMA),
+  version: z.literal(EXTRACT_VERSION),
+  source: z.object({
+    kind: z.string(),
+    url: z.string(),
+    snapshotDate: z.string(),
+  }),
+  /** Hash of the options that shape the output (filters, image settings, keep rule). */
+  optionsSha256: z.string(),
+  options: z.record(z.string(), z.unknown()),
+  units: z.array(
+    z.object({
+      id: z.string(),
+      stats: UnitStats,
+      files: z.record(z.string(), z.string()),
+    }),
+  ),
+  totals: UnitStats,
+  /** sha256 of tombstones.jsonl ('' when there is none). */
+  tombstonesSha256: z.string(),
+});
+export type ExtractManifest = z.infer<typeof ExtractManifest>;
+
+export const extractPaths = (outDir: string) => {
+  const root = join(outDir, 'extract');
+  return {
+    root,
+    manifest: join(root, 'manifest.json'),
+    planDir: join(root, 'plan'),
+    plan: join(root, 'plan', 'plan.json'),
+    planUnit: (unit: string) => join(root, 'plan', `${unit}.jsonl`),
+    unitDir: (unit: string) => join(root, 'units', unit),
+    unitFile: (unit: string, name: string) => join(root, 'units', unit, name),
+    unitMarker: (unit: string) => join(root, 'units', unit, 'done.json'),
+    imagesDir: (unit: string) => join(root, 'units', unit, 'images'),
+    /** Image path relative to the extract root, as stored in ImageRecord.file. */
+    imageRel: (unit: string, key: string) => `units/${unit}/images/${key}.jpg`,
+    tombstones: join(root, 'tombstones.jsonl'),
+  };
+};
+
+export function emptyStats(): UnitStats {
+  return {
+    articles: 0,
+    articlesFailed: 0,
+    figures: 0,
+    figuresOk: 0,
+    figuresFiltered: 0,
+    figuresFailed: 0,
+    images: 0,
+    imageBytes: 0,
+    failures: 0,
+    failuresByCode: {},
+  };
+}
+
+export function addStats(into: UnitStats, from: UnitStats): UnitStats {
+  for (const k of Object.keys(into) as (keyof UnitStats)[]) {
+    if (k === 'failuresByCode') continue;
+    into[k] += from[k];
+  }
+  for (const [code, n] of Object.entries(from.failuresByCode)) {
+    into.failuresByCode[code] = (into.failuresByCode[code] ?? 0) + n;
+  }
+  return into;
+}
+
+/** Unit ids sort in plan order: 'u000000', 'u000001', ... */
+export function unitId(index: number): string {
+  return `u${String(index).padStart(6, '0')}`;
+}
