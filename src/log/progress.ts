@@ -1,0 +1,77 @@
+/**
+ * Progress for long runs: a bar on a TTY (cli-progress, on stderr), and otherwise a heartbeat log
+ * line every few seconds, so cron and CI logs still show the run is alive and how far it got.
+ */
+import cliProgress from 'cli-progress';
+import type { Logger } from './logger.js';
+
+export interface Progress {
+  start(total: number, label: string): void;
+  /** Add to the done count, with per-status counters to show beside it. */
+  tick(n?: number, counters?: Record<string, number>): void;
+  stop(): void;
+}
+
+export function noProgress(): Progress {
+  return { start() {}, tick() {}, stop() {} };
+}
+
+export function createProgress(log: Logger, opts: { tty?: boolean; heartbeatMs?: number } = {}): Progress {
+  const tty = opts.tty ?? Boolean(process.stderr.isTTY);
+  return tty ? barProgress() : heartbeatProgress(log, opts.heartbeatMs ?? 10_000);
+}
+
+function barProgress(): Progress {
+  let bar: cliProgress.SingleBar | undefined;
+  let done = 0;
+  return {
+    start(total, label) {
+      bar = new cliProgress.SingleBar(
+        { stream: process.stderr, format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {counters}`, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+      done = 0;
+      bar.start(total, 0, { counters: '' });
+    },
+    tick(n = 1, counters) {
+      done += n;
+      bar?.update(done, { counters: counters ? formatCounters(counters) : '' });
+    },
+    stop() {
+      bar?.stop();
+      bar = undefined;
+    },
+  };
+}
+
+function heartbeatProgress(log: Logger, everyMs: number): Progress {
+  let total = 0;
+  let done = 0;
+  let label = '';
+  let last: Record<string, number> = {};
+  let timer: NodeJS.Timeout | undefined;
+  const beat = () => log.info({ stage: label, done, total, ...last }, 'progress');
+  return {
+    start(t, l) {
+      total = t;
+      label = l;
+      done = 0;
+      timer = setInterval(beat, everyMs);
+      timer.unref();
+    },
+    tick(n = 1, counters) {
+      done += n;
+      if (counters) last = counters;
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+function formatCounters(counters: Record<string, number>): string {
+  return Object.entries(counters)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
