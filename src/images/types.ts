@@ -7,6 +7,13 @@ export interface ImageOptions {
   maxPixels: number;
   /** Inputs larger than this many bytes fail with IMAGE_TOO_LARGE before decoding. */
   maxInputBytes: number;
+  /**
+   * How strict decoding is (sharp's failOn). Default 'error': truncated or undecodable data fails
+   * with IMAGE_CORRUPT instead of turning into grey pixels; libjpeg's benign warnings pass.
+   */
+  failOn?: 'truncated' | 'error' | 'warning';
+  /** JPEG chroma subsampling; default '4:2:0'. */
+  chromaSubsampling?: '4:2:0' | '4:4:4';
 }
 
 export interface NormalizedImage {
@@ -16,8 +23,11 @@ export interface NormalizedImage {
   height: number;
   /** What the input was: 'jpeg', 'png', 'gif', 'tiff', 'webp', ... */
   originalFormat: string;
+  /** Size of the input as displayed (after EXIF orientation), before any shrinking. */
   originalWidth: number;
   originalHeight: number;
+  /** Size of the input file in bytes. */
+  originalBytes: number;
   /** sha256 hex of `bytes`: a hash of what we store, independent of how it was decoded. */
   sha256: string;
 }

@@ -38,6 +38,8 @@ export const UnitMarker = z.object({
   unit: z.string(),
   /** sha256 of the plan file this unit was built from: a changed plan invalidates the unit. */
   planSha256: z.string(),
+  /** sha256 of the output-shaping options (image and keep settings): changing them redoes the unit. */
+  optionsSha256: z.string(),
   stats: UnitStats,
   /** sha256 of each file the unit wrote (jsonl files only; images are hashed in their records). */
   files: z.record(z.string(), z.string()),

@@ -100,6 +100,8 @@ export type FailureRecord = z.infer<typeof FailureRecord>;
 /** Articles that a previous release had and this one must drop (issue: incremental sync). */
 export const TombstoneRecord = z.object({
   articleId: z.string(),
+  /** The unit whose records of this article are dropped; '' drops them from every unit. */
+  unit: z.string(),
   reason: z.enum(['removed', 'retracted', 'replaced']),
 });
 export type TombstoneRecord = z.infer<typeof TombstoneRecord>;

@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import type { ProgramDeps } from '../program.js';
+import {
+  addCommonFlags,
+  addExtractFlags,
+  configFromExtractFlags,
+  createStageContext,
+  filterFromConfig,
+  printSummary,
+  type ExtractFlags,
+} from '../shared.js';
+
+export function extractCommand(deps: ProgramDeps): Command {
+  const cmd = new Command('extract').description(
+    'read articles from a PMC source into article and figure manifests with clean images',
+  );
+  addExtractFlags(addCommonFlags(cmd)).action(async (flags: ExtractFlags) => {
+    const config = configFromExtractFlags(flags);
+    const filter = filterFromConfig(config);
+    const ctx = createStageContext(flags, deps.signal);
+    const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
+    const summary = await extractFromConfig(config, flags.out, filter, ctx);
+    printSummary(flags, summary, formatExtractSummary(summary));
+  });
+  return cmd;
+}
+

@@ -1,0 +1,121 @@
+/**
+ * Flags shared by several commands, and the bridge from parsed flags to the config layers and the
+ * stage context.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { resolveConfig, type Config, type ConfigOverrides } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { createProgress } from '../log/progress.js';
+import type { StageContext } from '../pipeline/context.js';
+import type { LicenseGroup, SourceFilter } from '../sources/types.js';
+
+export interface CommonFlags {
+  config?: string;
+  logLevel?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export function addCommonFlags(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'JSON config file (same shape as config/defaults.json)')
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+    .option('--json', 'print a machine-readable summary on stdout')
+    .option('--no-progress', 'no progress bar, even on a TTY');
+}
+
+export interface ExtractFlags extends CommonFlags {
+  source?: string;
+  out: string;
+  license?: string;
+  pmcids?: string;
+  limit?: string;
+  updatedFrom?: string;
+  updatedTo?: string;
+  includeRetracted?: boolean;
+  unitSize?: string;
+  concurrency?: string;
+  connections?: string;
+  rps?: string;
+}
+
+export function addExtractFlags(cmd: Command): Command {
+  return cmd
+    .option('--source <url>', "'cloud' (default), a legacy mirror directory, or ftp:// / http(s):// legacy mirror root")
+    .option('--out <dir>', 'output folder', 'out')
+    .option('--license <groups>', 'comma-separated license groups: commercial,noncommercial,other')
+    .option('--pmcids <file>', 'only the PMCIDs listed in this file, one per line')
+    .option('--limit <n>', 'stop after this many articles')
+    .option('--updated-from <YYYY-MM-DD>', 'only articles last updated on or after this day')
+    .option('--updated-to <YYYY-MM-DD>', 'only articles last updated on or before this day')
+    .option('--include-retracted', 'keep articles the source marks as retracted')
+    .option('--unit-size <n>', 'articles per unit of work and resume')
+    .option('--concurrency <n>', 'articles processed at once')
+    .option('--connections <n>', 'connections per host')
+    .option('--rps <n>', 'requests per second cap');
+}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError('FLAG_INVALID', `${flag} expects a number, got "${value}"`);
+  return n;
+}
+
+export function configFromExtractFlags(flags: ExtractFlags): Config {
+  const overrides: ConfigOverrides = {
+    source: { url: flags.source },
+    filter: {
+      licenseGroups: flags.license?.split(',').map((s) => s.trim()) as LicenseGroup[] | undefined,
+      pmcidsFile: flags.pmcids,
+      limit: int(flags.limit, '--limit'),
+      updatedFrom: flags.updatedFrom,
+      updatedTo: flags.updatedTo,
+      includeRetracted: flags.includeRetracted,
+    },
+    extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency') },
+    network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps') },
+  };
+  return resolveConfig({ configFile: flags.config, overrides });
+}
+
+export function filterFromConfig(config: Config): SourceFilter {
+  const f = config.filter;
+  let pmcids: Set<string> | undefined;
+  if (f.pmcidsFile) {
+    let text: string;
+    try {
+      text = readFileSync(f.pmcidsFile, 'utf8');
+    } catch (error) {
+      throw new UsageError('PMCIDS_FILE', `cannot read ${f.pmcidsFile}: ${(error as Error).message}`);
+    }
+    pmcids = new Set(
+      text
+        .split(/\s+/)
+        .map((s) => s.trim().toUpperCase())
+        .filter(Boolean)
+        .map((s) => (s.startsWith('PMC') ? s : `PMC${s}`)),
+    );
+  }
+  return {
+    licenseGroups: f.licenseGroups,
+    pmcids,
+    updatedFrom: f.updatedFrom || undefined,
+    updatedTo: f.updatedTo || undefined,
+    includeRetracted: f.includeRetracted,
+    limit: f.limit > 0 ? f.limit : undefined,
+  };
+}
+
+export function createStageContext(flags: CommonFlags, signal: AbortSignal): StageContext {
+  const log = createLogger(flags.logLevel);
+  const progress = createProgress(log, { tty: flags.progress === false ? false : undefined });
+  return { log, progress, signal };
+}
+
+/** The summary goes to stdout: JSON with --json, readable text otherwise. */
+export function printSummary(flags: CommonFlags, summary: unknown, human: string): void {
+  process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : human + '\n');
+}

@@ -1,0 +1,175 @@
+/**
+ * One stored format for every figure: whatever the package holds (CMYK or 16-bit TIFF, palette PNG
+ * with transparency, animated GIF, WebP), the extract stage stores a baseline sRGB JPEG with no
+ * alpha and no metadata, its longest side bounded. Hostile or broken inputs become ItemErrors with
+ * a stable code, never a crash and never a silently grey image.
+ */
+import { createHash } from 'node:crypto';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { ItemError } from '../errors.js';
+import type { ImageOptions, NormalizedImage } from './types.js';
+
+/**
+ * maxSide 2048: BIOMEDICA stored originals, which made the dataset huge and its images unbounded;
+ * 2048 px keeps the small print of multi-panel figures legible (far above the 224 px the embedding
+ * model sees) while capping a stored image near 1 MB. Only 15 of the ~250 real figures in the corpus
+ * exceed it. quality 90: below it JPEG ringing shows around the thin lines and text of plots.
+ * maxPixels 100 M: about 400 MB of RGBA while decoding, the most two concurrent decodes should hold
+ * on a small machine; real figures stay under 40 M. maxInputBytes 64 MiB: larger files in PMC are
+ * whole-slide scans and uncompressed TIFF stacks, not figures.
+ */
+export const DEFAULT_IMAGE_OPTIONS: Readonly<ImageOptions> = Object.freeze({
+  quality: 90,
+  maxSide: 2048,
+  maxPixels: 100_000_000,
+  maxInputBytes: 64 * 1024 * 1024,
+});
+
+/**
+ * Formats we decode. Decided from the file's first bytes, not from sharp's guess: the prebuilt
+ * sharp also renders SVG (a text format that can reference other files) and reads HEIF, neither of
+ * which is a figure format in PMC, so both are refused along with PDF, BMP, EPS and HTML.
+ */
+export const DECODED_FORMATS = ['jpeg', 'png', 'gif', 'tiff', 'webp'] as const;
+export type DecodedFormat = (typeof DECODED_FORMATS)[number];
+
+function startsWith(input: Buffer, signature: string, at = 0): boolean {
+  return input.length >= at + signature.length && input.toString('latin1', at, at + signature.length) === signature;
+}
+
+/** The decodable format the bytes announce, or null for anything else. */
+export function sniffFormat(input: Buffer): DecodedFormat | null {
+  if (startsWith(input, '\xff\xd8\xff')) return 'jpeg';
+  if (startsWith(input, '\x89PNG\r\n\x1a\n')) return 'png';
+  if (startsWith(input, 'GIF87a') || startsWith(input, 'GIF89a')) return 'gif';
+  // Classic TIFF (42) and BigTIFF (43), both byte orders.
+  if (startsWith(input, 'II*\0') || startsWith(input, 'MM\0*')) return 'tiff';
+  if (startsWith(input, 'II+\0') || startsWith(input, 'MM\0+')) return 'tiff';
+  if (startsWith(input, 'RIFF') && startsWith(input, 'WEBP', 8)) return 'webp';
+  return null;
+}
+
+export interface SharpSettings {
+  /** libvips threads per image. */
+  concurrency: number;
+  /** Keep libvips' operation cache. */
+  cache: boolean;
+}
+
+let configured = false;
+
+/**
+ * Process-wide sharp settings for a small machine. The operation cache is off: every figure is
+ * decoded once, so cached operations never hit and only hold memory (up to 50 MB by default).
+ * One libvips thread per image: the extract stage already decodes `imageConcurrency` images at
+ * once (bounded again by libuv's pool of 4), so per-image threads would only oversubscribe two
+ * cores; it also matches what sharp picks on glibc without jemalloc, where more threads fragment
+ * the heap. Called lazily by normalizeImage with these defaults unless the caller called it first.
+ */
+export function configureSharp(settings: Partial<SharpSettings> = {}): SharpSettings {
+  const resolved: SharpSettings = { concurrency: 1, cache: false, ...settings };
+  sharp.cache(resolved.cache);
+  sharp.concurrency(resolved.concurrency);
+  configured = true;
+  return resolved;
+}
+
+/**
+ * Names the encoder. The stored bytes, and so their sha256, are deterministic for one sharp and
+ * libvips build but may change with another: record this beside hashes that must be compared.
+ */
+export function encoderVersion(): string {
+  return `sharp ${sharp.versions.sharp ?? '?'} libvips ${sharp.versions.vips}`;
+}
+
+function fail(code: string, message: string, details: Record<string, unknown> = {}): never {
+  throw new ItemError(code, message, details);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** sharp reports its own pixel guard as an error message; it is the same failure as ours. */
+function isPixelLimit(error: unknown): boolean {
+  return /pixel limit/i.test(messageOf(error));
+}
+
+export async function normalizeImage(input: Buffer, options: ImageOptions): Promise<NormalizedImage> {
+  if (!configured) configureSharp();
+  if (input.length === 0) fail('IMAGE_EMPTY', 'image file is empty', { hint: 'the package holds a zero-byte file' });
+  if (input.length > options.maxInputBytes) {
+    fail('IMAGE_TOO_LARGE', `image file is ${input.length} bytes, over the ${options.maxInputBytes}-byte limit`, {
+      bytes: input.length,
+      hint: 'raise images.maxInputBytes to accept it',
+    });
+  }
+  const sniffed = sniffFormat(input);
+  if (sniffed === null) {
+    fail('IMAGE_UNSUPPORTED', 'not an image in a supported format (jpeg, png, gif, tiff, webp)', {
+      magic: input.subarray(0, 8).toString('hex'),
+    });
+  }
+
+  // Header only: cheap, allocates no pixels, and lets the bomb check run before any decode.
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    fail('IMAGE_CORRUPT', `unreadable ${sniffed} header: ${messageOf(error)}`, { format: sniffed });
+  }
+  if (metadata.format !== sniffed) {
+    fail('IMAGE_CORRUPT', `file starts like ${sniffed} but decodes as ${metadata.format}`, { format: sniffed });
+  }
+  // As displayed: a 90° EXIF rotation swaps them, like the stored image.
+  const originalWidth = metadata.autoOrient?.width ?? metadata.width;
+  const originalHeight = metadata.autoOrient?.height ?? metadata.height;
+  if (!(originalWidth > 0 && originalHeight > 0)) {
+    fail('IMAGE_CORRUPT', `image has no pixels (${originalWidth}×${originalHeight})`, { format: sniffed });
+  }
+  // For multi-page input the header's height is the first page's: the only page decoded.
+  const pixels = originalWidth * originalHeight;
+  if (pixels > options.maxPixels) {
+    fail('IMAGE_TOO_LARGE', `image is ${originalWidth}×${originalHeight}, over the ${options.maxPixels}-pixel limit`, {
+      width: originalWidth,
+      height: originalHeight,
+      hint: 'raise images.maxPixels to accept it',
+    });
+  }
+
+  let output: { data: Buffer; info: OutputInfo };
+  try {
+    output = await sharp(input, {
+      // 'error' also catches truncation (the lower level) yet tolerates libjpeg's warnings such as
+      // extraneous bytes before a marker, which real publisher files carry and decode cleanly.
+      failOn: options.failOn ?? 'error',
+      limitInputPixels: options.maxPixels,
+      pages: 1,
+      page: 0,
+      autoOrient: true,
+      sequentialRead: true,
+    })
+      .resize({ width: options.maxSide, height: options.maxSide, fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb')
+      // No keepMetadata/withMetadata: sharp strips EXIF, XMP and ICC and converts through any
+      // embedded profile (or its CMYK fallback) to sRGB. Baseline, not progressive: every reader
+      // decodes it, and the bytes do not depend on scan scripts.
+      .jpeg({ quality: options.quality, progressive: false, mozjpeg: false, optimiseCoding: true, chromaSubsampling: options.chromaSubsampling ?? '4:2:0' })
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    if (isPixelLimit(error)) fail('IMAGE_TOO_LARGE', messageOf(error), { width: originalWidth, height: originalHeight });
+    fail('IMAGE_CORRUPT', `cannot decode ${sniffed}: ${messageOf(error)}`, { format: sniffed });
+  }
+
+  return {
+    bytes: output.data,
+    width: output.info.width,
+    height: output.info.height,
+    originalFormat: sniffed,
+    originalWidth,
+    originalHeight,
+    originalBytes: input.length,
+    sha256: createHash('sha256').update(output.data).digest('hex'),
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * One article: open it from the source, parse its XML, pair every figure graphic with a media
+ * file, normalise and store the images, and apply the keep rule. Nothing here throws for bad
+ * input: every problem becomes a FailureRecord and the rest of the article still comes out.
+ */
+import { writeFile, rename, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LimitFunction } from 'p-limit';
+import { toFailure } from '../../errors.js';
+import { parseArticles } from '../../jats/parse.js';
+import type { ParsedArticle, ParsedFigure } from '../../jats/types.js';
+import { keepFigure, type KeepRule } from '../../images/keep.js';
+import { normalizeImage } from '../../images/normalize.js';
+import { resolveGraphic } from '../../images/resolve.js';
+import type { ImageOptions } from '../../images/types.js';
+import { extractPaths } from '../../manifest/extract-manifest.js';
+import type { ArticleRecord, FailureRecord, FigureRecord, ImageRecord } from '../../manifest/records.js';
+import type { ArticlePackage, ArticleRef, Source } from '../../sources/types.js';
+
+export interface ArticleJob {
+  outDir: string;
+  unit: string;
+  images: ImageOptions;
+  keep: KeepRule;
+  /** Shared across all articles so that image decoding stays about one per core. */
+  imageLimit: LimitFunction;
+  signal: AbortSignal;
+}
+
+export interface ArticleResult {
+  article: ArticleRecord | null;
+  figures: FigureRecord[];
+  failures: FailureRecord[];
+}
+
+export async function extractArticle(source: Source, ref: ArticleRef, job: ArticleJob): Promise<ArticleResult> {
+  const failures: FailureRecord[] = [];
+  const fail = (step: FailureRecord['step'], item: string, error: unknown, fallback: string) => {
+    const { code, message } = toFailure(error, fallback);
+    failures.push({ unit: job.unit, item, step, code, message });
+  };
+
+  let pkg: ArticlePackage;
+  try {
+    pkg = await source.open(ref, job.signal);
+  } catch (error) {
+    fail('package', ref.id, error, 'PACKAGE_FAILED');
+    return { article: null, figures: [], failures };
+  }
+  try {
+    let parsed: ParsedArticle;
+    try {
+      parsed = pickArticle(parseArticles(pkg.xml), ref);
+    } catch (error) {
+      fail('parse', ref.id, error, 'PARSE_FAILED');
+      return { article: null, figures: [], failures };
+    }
+    const figures = await Promise.all(parsed.figures.map((figure) => extractFigure(pkg, ref, figure, job, failures)));
+    return { article: toArticleRecord(ref, parsed), figures, failures };
+  } finally {
+    await pkg.close();
+  }
+}
+
+/** A package holds one article, but the XML may wrap several: take the one the source named. */
+function pickArticle(articles: ParsedArticle[], ref: ArticleRef): ParsedArticle {
+  return articles.find((a) => a.pmcid === ref.pmcid) ?? articles[0]!;
+}
+
+export function figureKey(articleId: string, index: number): string {
+  return `${articleId}_f${String(index).padStart(3, '0')}`;
+}
+
+/** Alternatives show one image in several encodings: store one. Separate graphics are separate images. */
+function distinctGraphicGroups(figure: ParsedFigure): string[][] {
+  const groups: string[][] = [];
+  const alternatives: string[] = [];
+  for (const g of figure.graphics) {
+    if (!g.href) continue;
+    if (g.alternative) alternatives.push(g.href);
+    else groups.push([g.href]);
+  }
+  if (alternatives.length > 0) groups.push(alternatives);
+  return groups;
+}
+
+async function extractFigure(
+  pkg: ArticlePackage,
+  ref: ArticleRef,
+  figure: ParsedFigure,
+  job: ArticleJob,
+  failures: FailureRecord[],
+): Promise<FigureRecord> {
+  const key = figureKey(ref.id, figure.index);
+  const record: FigureRecord = {
+    key,
+    articleId: ref.id,
+    index: figure.index,
+    id: figure.id,
+    label: figure.label,
+    caption: figure.caption,
+    graphics: figure.graphics.map((g) => g.href),
+    citingParagraphs: figure.citingParagraphs,
+    location: figure.location,
+    inFigGroup: figure.inFigGroup,
+    subArticleId: figure.subArticleId,
+    kind: figure.kind,
+    images: [],
+    status: 'failed',
+    reason: '',
+  };
+  const groups = distinctGraphicGroups(figure);
+  if (groups.length === 0) {
+    record.reason = 'NO_GRAPHIC';
+    return record;
+  }
+  // The caption part of the keep rule needs no pixels: skip the download and decode.
+  const captionVerdict = keepFigure(figure.caption, { width: Number.MAX_SAFE_INTEGER, height: Number.MAX_SAFE_INTEGER }, job.keep);
+  if (!captionVerdict.keep) {
+    record.status = 'filtered';
+    record.reason = captionVerdict.reason;
+    return record;
+  }
+
+  const reasons: string[] = [];
+  for (const [i, hrefs] of groups.entries()) {
+    const imageKey = i === 0 ? key : `${key}_${i + 1}`;
+    const href = hrefs.find((h) => resolveGraphic(h, pkg.mediaNames) !== null) ?? hrefs[0]!;
+    const mediaName = resolveGraphic(href, pkg.mediaNames);
+    if (mediaName === null) {
+      reasons.push('IMAGE_NOT_IN_PACKAGE');
+      failures.push({ unit: job.unit, item: imageKey, step: 'image', code: 'IMAGE_NOT_IN_PACKAGE', message: `no media file matches graphic href "${href}"` });
+      continue;
+    }
+    try {
+      const image = await storeImage(pkg, mediaName, href, imageKey, job);
+      const verdict = keepFigure(figure.caption, image, job.keep);
+      if (!verdict.keep) {
+        reasons.push(verdict.reason);
+        continue;
+      }
+      record.images.push(image);
+    } catch (error) {
+      const failure = toFailure(error, 'IMAGE_FAILED');
+      reasons.push(failure.code);
+      failures.push({ unit: job.unit, item: imageKey, step: 'image', ...failure });
+    }
+  }
+  if (record.images.length > 0) record.status = 'ok';
+  else if (reasons.length > 0 && reasons.every((r) => r === 'IMAGE_TOO_SMALL')) record.status = 'filtered';
+  record.reason = record.status === 'ok' ? '' : [...new Set(reasons)].join(',');
+  return record;
+}
+
+async function storeImage(
+  pkg: ArticlePackage,
+  mediaName: string,
+  href: string,
+  key: string,
+  job: ArticleJob,
+): Promise<ImageRecord> {
+  const paths = extractPaths(job.outDir);
+  const bytes = await pkg.getMedia(mediaName, job.signal);
+  const image = await job.imageLimit(() => normalizeImage(bytes, job.images));
+  const dir = paths.imagesDir(job.unit);
+  await mkdir(dir, { recursive: true });
+  // Rename, not fsync: a unit counts as done only once its marker is written after every image,
+  // and a rerun of an unfinished unit rewrites them all.
+  const target = join(dir, `${key}.jpg`);
+  await writeFile(`${target}.tmp`, image.bytes);
+  await rename(`${target}.tmp`, target);
+  return {
+    key,
+    href,
+    mediaName,
+    file: paths.imageRel(job.unit, key),
+    width: image.width,
+    height: image.height,
+    bytes: image.bytes.length,
+    originalFormat: image.originalFormat,
+    originalWidth: image.originalWidth,
+    originalHeight: image.originalHeight,
+    sha256: image.sha256,
+  };
+}
+
+function toArticleRecord(ref: ArticleRef, a: ParsedArticle): ArticleRecord {
+  return {
+    id: ref.id,
+    pmcid: ref.pmcid || a.pmcid,
+    version: ref.version,
+    pmid: a.pmid || ref.pmid,
+    doi: a.doi,
+    title: a.title,
+    abstract: a.abstract,
+    keywords: a.keywords,
+    subjects: a.subjects,
+    journal: a.journal,
+    publisher: a.publisher,
+    pubDate: a.pubDate,
+    licenseCode: ref.licenseCode,
+    licenseGroup: ref.licenseGroup,
+    licenseText: a.license.text,
+    licenseUrl: a.license.url,
+    articleType: a.articleType,
+    citation: ref.citation,
+    bodyText: a.bodyText,
+    referencePmids: a.referencePmids,
+    referenceCount: a.referenceCount,
+    meshTerms: [],
+    figureCount: a.figures.length,
+    sourceLocation: ref.location,
+    sourceRevision: ref.revision,
+    lastUpdated: ref.lastUpdated,
+  };
+}

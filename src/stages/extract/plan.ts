@@ -1,0 +1,134 @@
+/**
+ * The plan fixes which articles make up which unit before any work starts. Writing it once and
+ * reusing it on resume is what makes a killed run come back to the same units, and a rerun produce
+ * the same bytes, even if the source's listing changes in between.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createHash } from 'node:crypto';
+import { dirname, basename, join } from 'node:path';
+import { z } from 'zod';
+import { ManifestError } from '../../errors.js';
+import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
+import { readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../manifest/io.js';
+import type { ArticleRef, Source, SourceFilter } from '../../sources/types.js';
+import type { StageContext } from '../../pipeline/context.js';
+
+export const Plan = z.object({
+  schema: z.literal('biomedica.extract.plan'),
+  version: z.literal(1),
+  /** Hash of the source and filter the plan was made from; a different one is another dataset. */
+  inputSha256: z.string(),
+  source: z.object({ kind: z.string(), url: z.string(), snapshotDate: z.string() }),
+  units: z.array(z.object({ id: z.string(), articles: z.number().int(), sha256: z.string() })),
+  articles: z.number().int(),
+  skipped: z.record(z.string(), z.number().int()),
+});
+export type Plan = z.infer<typeof Plan>;
+
+export function planInputHash(source: Source, filter: SourceFilter, unitSize: number): string {
+  const filterJson = { ...filter, pmcids: filter.pmcids ? [...filter.pmcids].sort() : undefined };
+  return createHash('sha256')
+    .update(stableStringify({ source: source.descriptor, filter: filterJson, unitSize }))
+    .digest('hex');
+}
+
+/** A unit file being filled: refs are streamed to a temp file and hashed as they go. */
+class UnitWriter {
+  private readonly hash = createHash('sha256');
+  private readonly tmp: string;
+  private readonly stream;
+  count = 0;
+  constructor(readonly id: string, readonly path: string) {
+    this.tmp = join(dirname(path), `.${basename(path)}.tmp`);
+    this.stream = createWriteStream(this.tmp);
+  }
+  async add(ref: ArticleRef): Promise<void> {
+    const line = stableStringify(ref) + '\n';
+    this.hash.update(line);
+    this.count++;
+    if (!this.stream.write(line)) await once(this.stream, 'drain');
+  }
+  async finish(): Promise<{ id: string; articles: number; sha256: string }> {
+    this.stream.end();
+    await once(this.stream, 'finish');
+    await rename(this.tmp, this.path);
+    return { id: this.id, articles: this.count, sha256: this.hash.digest('hex') };
+  }
+}
+
+/** Return the existing plan when it was made from the same inputs, or write a new one. */
+export async function ensurePlan(
+  outDir: string,
+  source: Source,
+  filter: SourceFilter,
+  unitSize: number,
+  ctx: Pick<StageContext, 'log' | 'signal'>,
+): Promise<Plan> {
+  const paths = extractPaths(outDir);
+  const inputSha256 = planInputHash(source, filter, unitSize);
+  const existing = await readJsonIfExists(paths.plan);
+  if (existing !== undefined) {
+    const plan = Plan.safeParse(existing);
+    if (!plan.success) {
+      throw new ManifestError('PLAN_INVALID', `unreadable plan at ${paths.plan}`, {
+        hint: 'delete the extract/ folder or use another --out',
+      });
+    }
+    if (plan.data.inputSha256 !== inputSha256) {
+      throw new ManifestError('PLAN_MISMATCH', 'this output folder was made from another source or filter', {
+        path: paths.plan,
+        hint: 'use another --out, or delete its extract/ folder to start over',
+      });
+    }
+    ctx.log.info({ units: plan.data.units.length, articles: plan.data.articles }, 'plan reused');
+    return plan.data;
+  }
+
+  await rm(paths.planDir, { recursive: true, force: true });
+  await mkdir(paths.planDir, { recursive: true });
+  const units: Plan['units'] = [];
+  const skipped: Record<string, number> = {};
+  let writer: UnitWriter | undefined;
+  let articles = 0;
+  for await (const ref of source.list(filter, (_ref, reason) => {
+    skipped[reason] = (skipped[reason] ?? 0) + 1;
+  })) {
+    if (ctx.signal.aborted) break;
+    // Ids are unique per source listing (one row per package, one prefix per version); no Set of
+    // six million ids is kept here to check it. load's key check catches a violation.
+    if (!writer) {
+      const id = unitId(units.length);
+      writer = new UnitWriter(id, paths.planUnit(id));
+    }
+    await writer.add(ref);
+    articles++;
+    if (writer.count >= unitSize) {
+      units.push(await writer.finish());
+      writer = undefined;
+    }
+  }
+  if (writer) units.push(await writer.finish());
+  if (ctx.signal.aborted) {
+    // A plan from a cut-short listing would silently shrink the dataset: do not keep it.
+    await rm(paths.planDir, { recursive: true, force: true });
+    return Promise.reject(ctx.signal.reason);
+  }
+  const plan: Plan = {
+    schema: 'biomedica.extract.plan',
+    version: 1,
+    inputSha256,
+    source: source.descriptor,
+    units,
+    articles,
+    skipped,
+  };
+  await writeJsonAtomic(paths.plan, plan);
+  ctx.log.info({ units: units.length, articles, skipped }, 'plan written');
+  return plan;
+}
+
+export async function* readPlanUnit(outDir: string, unit: string): AsyncGenerator<ArticleRef> {
+  yield* readJsonl<ArticleRef>(extractPaths(outDir).planUnit(unit));
+}

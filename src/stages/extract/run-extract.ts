@@ -1,0 +1,249 @@
+/**
+ * The extract stage: source → plan → units → manifest.
+ *
+ * The unit is the grain of work and of resume. A unit's files are written to their final names
+ * and its done.json marker last, atomically; a unit without a valid marker is redone whole on the
+ * next run. manifest.json is written when every unit is done, so its presence tells the next stage
+ * the extract is complete.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import pLimit from 'p-limit';
+import { z } from 'zod';
+import { InterruptedError, ThresholdError } from '../../errors.js';
+import { DEFAULT_KEEP_RULE } from '../../images/keep.js';
+import {
+  EXTRACT_SCHEMA,
+  EXTRACT_VERSION,
+  ExtractManifest,
+  UnitMarker,
+  addStats,
+  emptyStats,
+  extractPaths,
+  type UnitStats,
+} from '../../manifest/extract-manifest.js';
+import { readJsonIfExists, sha256, sha256File, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
+import type { StageContext } from '../../pipeline/context.js';
+import type { Source, SourceFilter } from '../../sources/types.js';
+import { extractArticle, type ArticleResult } from './article.js';
+import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
+
+export const ExtractOptions = z.object({
+  outDir: z.string().min(1),
+  unitSize: z.number().int().min(1),
+  articleConcurrency: z.number().int().min(1),
+  imageConcurrency: z.number().int().min(1),
+  maxFailureRate: z.number().min(0).max(1),
+  images: z.object({
+    quality: z.number().int(),
+    maxSide: z.number().int(),
+    maxPixels: z.number().int(),
+    maxInputBytes: z.number().int(),
+  }),
+  keep: z.object({ minCaptionChars: z.number().int(), minSide: z.number().int() }).default(DEFAULT_KEEP_RULE),
+});
+export type ExtractOptions = z.infer<typeof ExtractOptions>;
+
+export interface ExtractSummary {
+  outDir: string;
+  manifest: string;
+  source: Plan['source'];
+  units: number;
+  unitsSkipped: number;
+  skippedByReason: Record<string, number>;
+  totals: UnitStats;
+}
+
+export async function runExtract(
+  options: ExtractOptions,
+  source: Source,
+  filter: SourceFilter,
+  ctx: StageContext,
+): Promise<ExtractSummary> {
+  const paths = extractPaths(options.outDir);
+  const plan = await ensurePlan(options.outDir, source, filter, options.unitSize, ctx);
+  const imageLimit = pLimit(options.imageConcurrency);
+  const optionsSha256 = sha256(stableStringify(shapingOptions(options)));
+
+  ctx.progress.start(plan.articles, 'extract');
+  const totals = emptyStats();
+  const units: ExtractManifest['units'] = [];
+  let unitsSkipped = 0;
+  try {
+    for (const unit of plan.units) {
+      if (ctx.signal.aborted) break;
+      const marker = await validMarker(options.outDir, unit.id, unit.sha256, optionsSha256);
+      if (marker) {
+        unitsSkipped++;
+        ctx.progress.tick(unit.articles);
+      }
+      const done =
+        marker ??
+        (await runUnit(options.outDir, unit, source, {
+          optionsSha256,
+          articleConcurrency: options.articleConcurrency,
+          job: { images: options.images, keep: options.keep, imageLimit },
+          ctx,
+        }));
+      if (!done) break;
+      addStats(totals, done.stats);
+      units.push({ id: unit.id, stats: done.stats, files: done.files });
+      ctx.progress.tick(0, { ok: totals.figuresOk, failed: totals.failures });
+    }
+  } finally {
+    ctx.progress.stop();
+  }
+  if (ctx.signal.aborted) {
+    throw new InterruptedError('INTERRUPTED', `stopped after ${units.length} of ${plan.units.length} units`, {
+      hint: 'rerun the same command: finished units are kept and the run resumes',
+    });
+  }
+
+  const tombstonesSha256 = await sha256File(paths.tombstones).catch(() => '');
+  const manifest: ExtractManifest = {
+    schema: EXTRACT_SCHEMA,
+    version: EXTRACT_VERSION,
+    source: plan.source,
+    optionsSha256,
+    options: shapingOptions(options),
+    units,
+    totals,
+    tombstonesSha256,
+  };
+  await writeJsonIfChanged(paths.manifest, manifest);
+  ctx.log.info({ units: units.length, unitsSkipped, ...countsForLog(totals) }, 'extract finished');
+
+  const summary: ExtractSummary = {
+    outDir: options.outDir,
+    manifest: paths.manifest,
+    source: plan.source,
+    units: units.length,
+    unitsSkipped,
+    skippedByReason: plan.skipped,
+    totals,
+  };
+  const attempted = totals.articles + totals.articlesFailed;
+  if (attempted > 0 && totals.articlesFailed / attempted > options.maxFailureRate) {
+    throw new ThresholdError('FAILURE_THRESHOLD', `${totals.articlesFailed} of ${attempted} articles failed`, {
+      summary,
+      hint: 'see units/*/failures.jsonl for reasons; raise extract.maxFailureRate to accept them',
+    });
+  }
+  return summary;
+}
+
+/** Only what changes the bytes of the output goes into the options hash. */
+function shapingOptions(options: ExtractOptions): Record<string, unknown> {
+  return { unitSize: options.unitSize, images: options.images, keep: options.keep };
+}
+
+async function validMarker(outDir: string, unit: string, planSha256: string, optionsSha256: string) {
+  const raw = await readJsonIfExists(extractPaths(outDir).unitMarker(unit));
+  if (raw === undefined) return undefined;
+  const marker = UnitMarker.safeParse(raw);
+  if (!marker.success) return undefined;
+  if (marker.data.planSha256 !== planSha256) return undefined;
+  if (marker.data.optionsSha256 !== optionsSha256) return undefined;
+  return marker.data;
+}
+
+interface UnitRun {
+  optionsSha256: string;
+  articleConcurrency: number;
+  job: Omit<Parameters<typeof extractArticle>[2], 'outDir' | 'unit' | 'signal'>;
+  ctx: StageContext;
+}
+
+async function runUnit(
+  outDir: string,
+  unit: Plan['units'][number],
+  source: Source,
+  run: UnitRun,
+): Promise<UnitMarker | undefined> {
+  const paths = extractPaths(outDir);
+  const { ctx } = run;
+  const started = Date.now();
+  // A unit left half-done by a killed run may hold images of articles that now fail: start clean.
+  await rm(paths.unitDir(unit.id), { recursive: true, force: true });
+
+  const limit = pLimit(run.articleConcurrency);
+  const job = { ...run.job, outDir, unit: unit.id, signal: ctx.signal };
+  // Results land in plan order whatever order they finish in; at most `articleConcurrency`
+  // packages are open at once, and the unit size bounds the records held.
+  const pending: Promise<ArticleResult>[] = [];
+  for await (const ref of readPlanUnit(outDir, unit.id)) {
+    pending.push(
+      limit(async () => {
+        if (ctx.signal.aborted) return { article: null, figures: [], failures: [] };
+        const result = await extractArticle(source, ref, job);
+        ctx.progress.tick(1);
+        return result;
+      }),
+    );
+  }
+  const results = await Promise.all(pending);
+  if (ctx.signal.aborted) return undefined;
+
+  const articles: ArticleRecord[] = [];
+  const figures: FigureRecord[] = [];
+  const failures: FailureRecord[] = [];
+  const stats = emptyStats();
+  for (const r of results) {
+    if (r.article) articles.push(r.article);
+    else stats.articlesFailed++;
+    figures.push(...r.figures);
+    failures.push(...r.failures);
+  }
+  stats.articles = articles.length;
+  stats.figures = figures.length;
+  for (const f of figures) {
+    if (f.status === 'ok') stats.figuresOk++;
+    else if (f.status === 'filtered') stats.figuresFiltered++;
+    else stats.figuresFailed++;
+    stats.images += f.images.length;
+    for (const image of f.images) stats.imageBytes += image.bytes;
+  }
+  stats.failures = failures.length;
+  for (const f of failures) stats.failuresByCode[f.code] = (stats.failuresByCode[f.code] ?? 0) + 1;
+
+  const files: Record<string, string> = {};
+  for (const [name, records] of [
+    ['articles.jsonl', articles],
+    ['figures.jsonl', figures],
+    ['failures.jsonl', failures],
+  ] as const) {
+    const text = toJsonl(records);
+    await writeFileAtomic(paths.unitFile(unit.id, name), text);
+    files[name] = sha256(text);
+  }
+  const marker: UnitMarker = {
+    schema: 'biomedica.extract.unit',
+    version: EXTRACT_VERSION,
+    unit: unit.id,
+    planSha256: unit.sha256,
+    optionsSha256: run.optionsSha256,
+    stats,
+    files,
+  };
+  await writeJsonAtomic(paths.unitMarker(unit.id), marker);
+  ctx.log.info({ unit: unit.id, ms: Date.now() - started, ...countsForLog(stats) }, 'unit written');
+  return marker;
+}
+
+function countsForLog(stats: UnitStats) {
+  return {
+    articles: stats.articles,
+    articlesFailed: stats.articlesFailed,
+    figuresOk: stats.figuresOk,
+    figuresFiltered: stats.figuresFiltered,
+    figuresFailed: stats.figuresFailed,
+    failures: stats.failures,
+  };
+}
+
+/** A finished rerun must change no byte, so an identical manifest is not rewritten. */
+async function writeJsonIfChanged(path: string, value: unknown): Promise<void> {
+  const text = stableStringify(value, 2) + '\n';
+  const current = await readFile(path, 'utf8').catch(() => undefined);
+  if (current !== text) await writeFileAtomic(path, text);
+}
