@@ -8,11 +8,9 @@
  * cannot. Bodies over the caller's cap are an ItemError('TOO_LARGE'): the item is the problem.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Agent, interceptors, type Dispatcher } from 'undici';
 import { ItemError, TransportError } from '../errors.js';
 import { createRateLimiter, type RateLimiter } from './rate.js';
@@ -115,7 +113,7 @@ function errorCodeOf(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A failure before or during the exchange. `during` names the phase for the message. */
+/** A failure to exchange (`truncated`: the body broke off after the headers came). */
 function networkError(error: unknown, url: string, signal: AbortSignal | undefined, truncated: boolean): unknown {
   if (signal?.aborted) return signal.reason;
   if (error instanceof ItemError || error instanceof TransportError) return error;
@@ -146,9 +144,8 @@ async function statusError(response: ResponseData, url: string): Promise<Transpo
     text = Buffer.concat(chunks).toString('utf8', 0, Math.min(4096, size));
   } catch {
     // The status already says what happened.
-  } finally {
-    response.body.destroy();
   }
+  await discard(response);
   const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
   if (status === 404 || status === 410) {
     return new TransportError('NOT_FOUND', `HTTP ${status} for ${url}`, { url, status, retryable: false });
@@ -172,6 +169,11 @@ async function statusError(response: ResponseData, url: string): Promise<Transpo
     retryable: false,
     hint: status === 401 || status === 403 ? 'the server refused access; check the URL' : undefined,
   });
+}
+
+/** Drop an unwanted body: a short one is read off so the socket can be reused, a long one closes it. */
+async function discard(response: ResponseData): Promise<void> {
+  await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
 }
 
 function tooLarge(url: string, limit: number, seen: number): ItemError {
@@ -260,7 +262,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       if (response.statusCode !== 200) throw await statusError(response, url);
       const declared = contentLengthOf(response);
       if (declared !== undefined && declared > maxBytes) {
-        response.body.destroy();
+        await discard(response);
         throw tooLarge(url, maxBytes, declared);
       }
       const chunks: Buffer[] = [];
@@ -272,7 +274,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
           chunks.push(chunk as Buffer);
         }
       } catch (error) {
-        response.body.destroy();
+        await discard(response);
         throw networkError(error, url, opts.signal, true);
       }
       if (declared !== undefined && received !== declared) {
@@ -297,8 +299,11 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       let have = await sizeOf(part);
       let response = await send(url, have > 0 ? { range: `bytes=${have}-` } : {}, opts.signal);
       if (have > 0 && response.statusCode === 416) {
-        // The partial file is as long as (or longer than) the object: it is stale, start over.
-        response.body.destroy();
+        await discard(response);
+        const unsatisfied = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(String(response.headers['content-range'] ?? ''));
+        // A .part exactly as long as the object is a download that finished before its rename.
+        if (unsatisfied && Number(unsatisfied[1]) === have) return finish(have, have);
+        // Otherwise it is longer than the object, so stale: start over.
         await rm(part, { force: true });
         have = 0;
         response = await send(url, {}, opts.signal);
@@ -308,7 +313,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       if (response.statusCode === 206 && have > 0) {
         const range = parseContentRange(response.headers['content-range']);
         if (range === undefined || range.start !== have) {
-          response.body.destroy();
+          await discard(response);
           await rm(part, { force: true });
           throw new TransportError('RANGE_MISMATCH', `server resumed ${url} at the wrong offset`, { url, retryable: true });
         }
@@ -322,30 +327,36 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
       }
       const resumedFrom = append ? have : 0;
       if (total !== undefined && total > maxBytes) {
-        response.body.destroy();
+        await discard(response);
         await rm(part, { force: true });
         throw tooLarge(url, maxBytes, total);
       }
+      // Each chunk is on disk before the next is read, so after a cut the .part holds every byte
+      // that arrived and the next try resumes from there.
+      const handle = await open(part, append ? 'a' : 'w');
       let written = resumedFrom;
-      const counter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          written += chunk.length;
-          if (written > maxBytes) callback(tooLarge(url, maxBytes, written));
-          else callback(null, chunk);
-        },
-      });
       try {
-        await pipeline(response.body, counter, createWriteStream(part, { flags: append ? 'a' : 'w' }));
+        for await (const chunk of response.body) {
+          written += (chunk as Buffer).length;
+          if (written > maxBytes) throw tooLarge(url, maxBytes, written);
+          await handle.write(chunk as Buffer);
+        }
       } catch (error) {
+        await handle.close();
         if (error instanceof ItemError) await rm(part, { force: true });
-        // What reached the disk stays in .part: the next try resumes from its size.
         throw networkError(error, url, opts.signal, true);
       }
+      await handle.close();
       const size = await sizeOf(part);
       if (total !== undefined && size !== total) {
         if (size > total) await rm(part, { force: true });
         throw new TransportError('TRUNCATED', `got ${size} of ${total} bytes from ${url}`, { url, retryable: true });
       }
+      return finish(size, resumedFrom);
+    };
+
+    /** Checks the md5 of a complete .part and renames it into place. */
+    const finish = async (size: number, resumedFrom: number): Promise<DownloadResult> => {
       if (opts.expectMd5 !== undefined) {
         const actual = await md5File(part);
         if (actual !== opts.expectMd5.toLowerCase()) {

@@ -62,7 +62,6 @@ export interface HttpServerOptions {
 /** Serves files under `rootDir` with Content-Length, HEAD and single Range requests (206/416). */
 export async function startHttpServer(rootDir: string, options: HttpServerOptions = {}): Promise<TestHttpServer> {
   const root = resolve(rootDir);
-  const faults = new Map<string, Required<Pick<HttpFault, 'times'>> & HttpFault[]>();
   const queue = new Map<string, HttpFault[]>();
   const requests: RecordedRequest[] = [];
   const addFaults = (path: string, list: HttpFault[]): void => {
@@ -71,7 +70,6 @@ export async function startHttpServer(rootDir: string, options: HttpServerOption
     queue.set(path, current);
   };
   for (const [path, list] of Object.entries(options.faults ?? {})) addFaults(path, Array.isArray(list) ? list : [list]);
-  void faults;
 
   const nextFault = (path: string): HttpFault | undefined => {
     const list = queue.get(path);
@@ -166,6 +164,10 @@ export interface TestFtpServer {
   retrieved: string[];
   /** How many control connections were opened. */
   connections(): number;
+  /** Most control connections open at one time. */
+  peakConnections(): number;
+  /** Server-side close of every open control connection (a client must reconnect). */
+  dropConnections(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -194,12 +196,19 @@ export async function startFtpServer(rootDir: string): Promise<TestFtpServer> {
   });
   const retrieved: string[] = [];
   let connections = 0;
+  let open = 0;
+  let peak = 0;
   server.on('login', ({ connection }: { connection: NodeJS.EventEmitter }, done: (value: { root: string }) => void) => {
     connection.on('RETR', (_error: unknown, path: string) => retrieved.push(path));
     done({ root: resolve(rootDir) });
   });
-  server.on('connect', () => {
+  // 'connect' is emitted by ftp-srv but missing from its typings.
+  (server as unknown as NodeJS.EventEmitter).on('connect', () => {
     connections++;
+    peak = Math.max(peak, ++open);
+  });
+  server.on('disconnect', () => {
+    open--;
   });
   await server.listen();
   const port = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
@@ -207,6 +216,11 @@ export async function startFtpServer(rootDir: string): Promise<TestFtpServer> {
     url: `ftp://127.0.0.1:${port}`,
     retrieved,
     connections: () => connections,
+    peakConnections: () => peak,
+    async dropConnections() {
+      const live = (server as unknown as { connections: Record<string, { close(code?: number): Promise<unknown> }> }).connections;
+      await Promise.all(Object.values(live).map((c) => c.close(421)));
+    },
     async close() {
       await server.close();
       // ftp-srv installs signal handlers that call process.exit; they must not outlive it.
