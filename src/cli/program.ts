@@ -1,11 +1,7 @@
 /** Composes the commands. Each command file only declares flags, parses them and calls a stage. */
 import { Command } from 'commander';
 import { extractCommand } from './commands/extract.js';
-import { loadCommand } from './commands/load.js';
-import { runCommand } from './commands/run.js';
 import { parseCommand } from './commands/parse.js';
-import { verifyCommand } from './commands/verify.js';
-import { queryCommand } from './commands/query.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -17,9 +13,5 @@ export function buildProgram(deps: ProgramDeps): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .addCommand(extractCommand(deps))
-    .addCommand(loadCommand(deps))
-    .addCommand(runCommand(deps))
-    .addCommand(parseCommand())
-    .addCommand(verifyCommand(deps))
-    .addCommand(queryCommand(deps));
+    .addCommand(parseCommand());
 }

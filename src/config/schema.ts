@@ -53,6 +53,23 @@ export const Config = z.object({
     maxTotalBytes: z.number().int().min(1),
     maxEntries: z.number().int().min(1),
   }),
+  cloud: z.object({
+    openAccessOnly: z.boolean(),
+    metadataConcurrency: z.number().int().min(1).max(1024),
+    inventoryPrefix: z.string().min(1).endsWith('/'),
+    inventoryWindowDays: z.number().int().min(1),
+    sortChunkRows: z.number().int().min(1000),
+  }),
+  pubmed: z.object({
+    baseUrl: z.string().url(),
+    tool: z.string(),
+    email: z.string(),
+    apiKey: z.string(),
+    batchSize: z.number().int().min(1).max(10_000),
+    /** 0: NCBI's published limit, 3 requests/s, or 10 with an API key. */
+    requestsPerSecond: z.number().min(0),
+    concurrency: z.number().int().min(1).max(64),
+  }),
 });
 export type Config = z.infer<typeof Config>;
 

@@ -1,6 +1,7 @@
 /** What the JATS parser sees in one article. Strings are never null: absent text is ''. */
 
 export type FigureLocation =
+  | 'front'
   | 'body'
   | 'back'
   | 'app'

@@ -40,6 +40,8 @@ export interface ArticlePackage {
   mediaNames: string[];
   /** Fetch one media file by a name from mediaNames. Throws an ItemError when it cannot. */
   getMedia(name: string, signal?: AbortSignal): Promise<Buffer>;
+  /** Entries of the package that were skipped (unsafe paths, links, oversized): recorded as failures. */
+  warnings?: { code: string; entry: string; message: string }[];
   /** Release temporary files. Idempotent. */
   close(): Promise<void>;
 }

@@ -47,6 +47,9 @@ export async function extractArticle(source: Source, ref: ArticleRef, job: Artic
     fail('package', ref.id, error, 'PACKAGE_FAILED');
     return { article: null, figures: [], failures };
   }
+  for (const w of pkg.warnings ?? []) {
+    failures.push({ unit: job.unit, item: ref.id, step: 'package', code: w.code, message: `${w.entry}: ${w.message}` });
+  }
   try {
     let parsed: ParsedArticle;
     try {

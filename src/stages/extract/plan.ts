@@ -35,7 +35,7 @@ export function planInputHash(source: Source, filter: SourceFilter, unitSize: nu
 }
 
 /** A unit file being filled: refs are streamed to a temp file and hashed as they go. */
-class UnitWriter {
+export class UnitWriter {
   private readonly hash = createHash('sha256');
   private readonly tmp: string;
   private readonly stream;

@@ -25,6 +25,7 @@ import { readJsonIfExists, sha256, sha256File, stableStringify, toJsonl, writeFi
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
+import type { SyncSummary } from '../../sync/planner.js';
 import { extractArticle, type ArticleResult } from './article.js';
 import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
 
@@ -52,6 +53,22 @@ export interface ExtractSummary {
   unitsSkipped: number;
   skippedByReason: Record<string, number>;
   totals: UnitStats;
+  /** Incremental runs only (src/sync/planner.ts): what this night changed. */
+  sync?: SyncSummary;
+}
+
+/**
+ * Makes the plan in place of the one-shot ensurePlan, and gets two hooks at the end of a run.
+ * The incremental sync (src/sync/planner.ts) appends a night's changes to the plan as an epoch,
+ * writes tombstones.jsonl before the manifest records its hash, and commits its state after.
+ */
+export interface ExtractPlanner {
+  plan(ctx: Pick<StageContext, 'log' | 'signal'>): Promise<Plan>;
+  /** Every unit is done; manifest.json is not written yet. */
+  beforeManifest(plan: Plan, ctx: Pick<StageContext, 'log'>): Promise<void>;
+  /** manifest.json is written. */
+  afterManifest(plan: Plan, ctx: Pick<StageContext, 'log'>): Promise<void>;
+  summary(): SyncSummary;
 }
 
 export async function runExtract(
@@ -59,9 +76,10 @@ export async function runExtract(
   source: Source,
   filter: SourceFilter,
   ctx: StageContext,
+  planner?: ExtractPlanner,
 ): Promise<ExtractSummary> {
   const paths = extractPaths(options.outDir);
-  const plan = await ensurePlan(options.outDir, source, filter, options.unitSize, ctx);
+  const plan = planner ? await planner.plan(ctx) : await ensurePlan(options.outDir, source, filter, options.unitSize, ctx);
   const imageLimit = pLimit(options.imageConcurrency);
   const optionsSha256 = sha256(stableStringify(shapingOptions(options)));
 
@@ -99,6 +117,7 @@ export async function runExtract(
     });
   }
 
+  await planner?.beforeManifest(plan, ctx);
   const tombstonesSha256 = await sha256File(paths.tombstones).catch(() => '');
   const manifest: ExtractManifest = {
     schema: EXTRACT_SCHEMA,
@@ -111,6 +130,7 @@ export async function runExtract(
     tombstonesSha256,
   };
   await writeJsonIfChanged(paths.manifest, manifest);
+  await planner?.afterManifest(plan, ctx);
   ctx.log.info({ units: units.length, unitsSkipped, ...countsForLog(totals) }, 'extract finished');
 
   const summary: ExtractSummary = {
@@ -121,6 +141,7 @@ export async function runExtract(
     unitsSkipped,
     skippedByReason: plan.skipped,
     totals,
+    ...(planner ? { sync: planner.summary() } : {}),
   };
   const attempted = totals.articles + totals.articlesFailed;
   if (attempted > 0 && totals.articlesFailed / attempted > options.maxFailureRate) {

@@ -1,0 +1,559 @@
+/**
+ * Load, pass 1: read the extract units in order, decide every sample, its shard and its byte
+ * offset, and stage what the later passes need as JSONL under <dataset>/.work/:
+ *
+ *   <group>.tar.jsonl        TarLine per sample: member texts, image path and hash (pass 2 writes tars)
+ *   <group>.index.jsonl      IndexRow per sample (pass 3 writes index/<group>.parquet)
+ *   <group>.articles.jsonl   ArticleRow per article (pass 3 writes articles/<group>.parquet)
+ *   failures.jsonl           FailureRecord per sample left out
+ *
+ * Images are not read here, only stat'ed: their hashes come from the extract records. Memory holds
+ * one extract unit's records at a time (the unit size bounds it) plus counters per shard.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InterruptedError, ManifestError } from '../../errors.js';
+import { extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
+import { readJsonl, sha256File } from '../../manifest/io.js';
+import {
+  KEY_PATTERN,
+  LICENSE_GROUPS,
+  MAX_KEY_LENGTH,
+  SampleJson,
+  fieldKinds,
+  shardName,
+  type LicenseGroup,
+} from '../../manifest/load-manifest.js';
+import {
+  ArticleRecord,
+  FigureRecord,
+  type FailureRecord,
+  type ImageRecord,
+  type TombstoneRecord,
+} from '../../manifest/records.js';
+import { TransformLabel, transformPaths } from '../../manifest/transform-records.js';
+import { articleRowOf, buildSample, indexRowOf, NO_LABEL, type Layout } from './sample.js';
+import { END_OF_ARCHIVE, sampleBytes } from './tar.js';
+import type { Logger } from '../../log/logger.js';
+
+/** What pass 2 needs to write one sample into its shard. */
+export interface TarLine {
+  shard: number;
+  key: string;
+  /** Image path relative to the extract folder. */
+  file: string;
+  bytes: number;
+  sha256: string;
+  json: string;
+  txt: string;
+}
+
+export interface PlannedShard {
+  n: number;
+  samples: number;
+  /** Final tar size, end-of-archive blocks included. */
+  bytes: number;
+  imageBytes: number;
+  articles: number;
+  firstKey: string;
+  lastKey: string;
+  byPanelType: Record<string, number>;
+  inputSha256: string;
+}
+
+export interface GroupPlan {
+  group: LicenseGroup;
+  samples: number;
+  articles: number;
+  shards: PlannedShard[];
+  tarStaging: string;
+  indexStaging: string;
+  articlesStaging: string;
+}
+
+export interface LeftOut {
+  tombstonedArticles: number;
+  articlesWithoutSamples: number;
+  figuresFiltered: number;
+  figuresFailed: number;
+  subArticleFigures: number;
+  samplesFailed: number;
+}
+
+export interface Plan {
+  groups: GroupPlan[];
+  leftOut: LeftOut;
+  /** Why extract filtered the figures that were left out (FigureRecord.reason). */
+  filteredByReason: Record<string, number>;
+  /** Samples load itself had to leave out, by code. */
+  failuresByCode: Record<string, number>;
+  failuresStaging: string;
+  byPanelType: Record<string, number>;
+  /** Transform labels were joined; `unlabelled` counts samples that had no label line. */
+  labelled: boolean;
+  unlabelled: number;
+}
+
+export interface PlanInput {
+  outDir: string;
+  manifest: ExtractManifest;
+  workDir: string;
+  layout: Layout;
+  includeSubArticles: boolean;
+  shardMaxBytes: number;
+  shardMaxSamples: number;
+  /** Tar settings that shape the bytes; part of every shard's input hash. */
+  tarTag: string;
+  withLabels: boolean;
+  signal: AbortSignal;
+  log: Pick<Logger, 'info' | 'warn'>;
+}
+
+const IMAGE_FILE = /^units\/[A-Za-z0-9_-]+\/images\/[A-Za-z0-9_-]+\.jpg$/;
+
+class JsonlWriter {
+  private readonly out: WriteStream;
+  constructor(readonly path: string) {
+    this.out = createWriteStream(path, { highWaterMark: 1 << 20 });
+  }
+  async write(line: string): Promise<void> {
+    if (!this.out.write(line + '\n')) await once(this.out, 'drain');
+  }
+  async close(): Promise<void> {
+    this.out.end();
+    await once(this.out, 'finish');
+  }
+  destroy(): void {
+    this.out.destroy();
+  }
+}
+
+interface ShardState {
+  n: number;
+  samples: number;
+  /** Bytes of the members so far (end-of-archive blocks not included). */
+  bytes: number;
+  imageBytes: number;
+  articles: number;
+  firstKey: string;
+  lastKey: string;
+  byPanelType: Record<string, number>;
+  hash: Hash;
+  /** Distinct articles: the lead samples of shard 000000 break up their articles' runs. */
+  articleIds: Set<string>;
+}
+
+/** A sample decided by the plan, before its place in the shard is fixed. */
+export interface PlannedSample {
+  line: Omit<TarLine, 'shard'>;
+  size: number;
+  articleId: string;
+}
+
+/**
+ * Hugging Face's webdataset builder infers the column types from the first five samples of the
+ * first shard; a list that is empty in all five becomes list<null>, and the first later sample
+ * where it is not empty fails the whole load. So shard 000000 of each group starts with up to five
+ * samples chosen to make every list field that is non-empty anywhere in that shard non-empty in
+ * one of them; the rest follow in dataset order. Other shards keep dataset order.
+ */
+export const LEAD_SAMPLES = 5;
+
+class GroupState {
+  samples = 0;
+  articles = 0;
+  readonly shards: PlannedShard[] = [];
+  private current: ShardState | undefined;
+  private lastArticle = '';
+  readonly tar: JsonlWriter;
+  readonly index: JsonlWriter;
+  readonly articleRows: JsonlWriter;
+  /** Shard 000000 is staged here first, then reordered into `tar` when it closes. */
+  private lead: JsonlWriter | undefined;
+  constructor(
+    readonly group: LicenseGroup,
+    private readonly workDir: string,
+    private readonly tarTag: string,
+    private readonly limits: { maxBytes: number; maxSamples: number },
+  ) {
+    this.tar = new JsonlWriter(join(workDir, `${group}.tar.jsonl`));
+    this.index = new JsonlWriter(join(workDir, `${group}.index.jsonl`));
+    this.articleRows = new JsonlWriter(join(workDir, `${group}.articles.jsonl`));
+  }
+
+  async add(sample: PlannedSample): Promise<void> {
+    const c = this.current;
+    if (c && c.samples > 0 && (c.samples >= this.limits.maxSamples || c.bytes + sample.size + END_OF_ARCHIVE > this.limits.maxBytes)) {
+      await this.closeShard();
+    }
+    if (!this.current) {
+      this.current = {
+        n: this.shards.length,
+        samples: 0,
+        bytes: 0,
+        imageBytes: 0,
+        articles: 0,
+        firstKey: '',
+        lastKey: '',
+        byPanelType: {},
+        hash: createHash('sha256').update(this.tarTag + '\n'),
+        articleIds: new Set(),
+      };
+      if (this.current.n === 0) this.lead = new JsonlWriter(join(this.workDir, `${this.group}.lead.jsonl`));
+    }
+    this.samples++;
+    if (sample.articleId !== this.lastArticle) {
+      this.articles++;
+      this.lastArticle = sample.articleId;
+    }
+    if (this.lead) {
+      // Only the cut matters now; offsets are fixed when the shard closes and is reordered.
+      this.current.samples++;
+      this.current.bytes += sample.size;
+      await this.lead.write(JSON.stringify(sample));
+    } else {
+      await this.place(this.current, sample);
+    }
+  }
+
+  /** Fixes the sample's offset in its shard and stages its tar line and index row. */
+  private async place(shard: ShardState, sample: PlannedSample): Promise<void> {
+    const line: TarLine = { shard: shard.n, ...sample.line };
+    const text = JSON.stringify(line);
+    const offset = shard.bytes;
+    shard.hash.update(text + '\n');
+    shard.bytes += sample.size;
+    shard.samples++;
+    shard.imageBytes += line.bytes;
+    if (shard.firstKey === '') shard.firstKey = line.key;
+    shard.lastKey = line.key;
+    shard.articleIds.add(sample.articleId);
+    const json = JSON.parse(line.json) as SampleJson;
+    bump(shard.byPanelType, json.image_panel_type);
+    await this.tar.write(text);
+    await this.index.write(
+      JSON.stringify(
+        indexRowOf({ key: line.key, json, jsonText: line.json, txt: line.txt }, { shard: `${this.group}/${shardName(shard.n)}`, offset, sampleBytes: sample.size }),
+      ),
+    );
+  }
+
+  private async closeShard(): Promise<void> {
+    let c = this.current;
+    if (!c) return;
+    if (this.lead) {
+      const lead = this.lead;
+      this.lead = undefined;
+      await lead.close();
+      c = { ...c, samples: 0, bytes: 0, articleIds: new Set() };
+      const leaders = await chooseLeaders(lead.path);
+      for (const sample of leaders.samples) await this.place(c, sample);
+      let i = 0;
+      for await (const sample of readJsonl<PlannedSample>(lead.path)) {
+        if (!leaders.indexes.has(i++)) await this.place(c, sample);
+      }
+      await rm(lead.path, { force: true });
+    }
+    const { hash, articleIds, ...rest } = c;
+    this.shards.push({ ...rest, articles: articleIds.size, bytes: c.bytes + END_OF_ARCHIVE, inputSha256: hash.digest('hex') });
+    this.current = undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.closeShard();
+    await Promise.all([this.tar.close(), this.index.close(), this.articleRows.close()]);
+  }
+
+  destroy(): void {
+    this.tar.destroy();
+    this.index.destroy();
+    this.articleRows.destroy();
+    this.lead?.destroy();
+  }
+
+  toPlan(): GroupPlan {
+    return {
+      group: this.group,
+      samples: this.samples,
+      articles: this.articles,
+      shards: this.shards,
+      tarStaging: this.tar.path,
+      indexStaging: this.index.path,
+      articlesStaging: this.articleRows.path,
+    };
+  }
+}
+
+const LIST_FIELDS = Object.entries(fieldKinds(SampleJson))
+  .filter(([, kind]) => kind.endsWith('[]'))
+  .map(([name]) => name as keyof SampleJson);
+
+/** Greedy cover: the first sample that adds a non-empty list field not yet covered, up to five. */
+async function chooseLeaders(path: string): Promise<{ samples: PlannedSample[]; indexes: Set<number> }> {
+  const covered = new Set<string>();
+  const samples: PlannedSample[] = [];
+  const indexes = new Set<number>();
+  let i = 0;
+  for await (const sample of readJsonl<PlannedSample>(path)) {
+    if (samples.length >= LEAD_SAMPLES || covered.size === LIST_FIELDS.length) break;
+    const json = JSON.parse(sample.line.json) as SampleJson;
+    const adds = LIST_FIELDS.filter((f) => !covered.has(f) && (json[f] as unknown[]).length > 0);
+    if (adds.length > 0) {
+      for (const f of adds) covered.add(f);
+      samples.push(sample);
+      indexes.add(i);
+    }
+    i++;
+  }
+  return { samples, indexes };
+}
+
+const bump = (counts: Record<string, number>, key: string, n = 1) => {
+  counts[key] = (counts[key] ?? 0) + n;
+};
+
+export async function planLoad(input: PlanInput): Promise<Plan> {
+  const extract = extractPaths(input.outDir);
+  const tombstones = await readTombstones(extract.tombstones, input.manifest.tombstonesSha256);
+  const groups = new Map<LicenseGroup, GroupState>(
+    LICENSE_GROUPS.map((g) => [g, new GroupState(g, input.workDir, input.tarTag, { maxBytes: input.shardMaxBytes, maxSamples: input.shardMaxSamples })]),
+  );
+  const failures = new JsonlWriter(join(input.workDir, 'failures.jsonl'));
+  const plan: Plan = {
+    groups: [],
+    leftOut: {
+      tombstonedArticles: 0,
+      articlesWithoutSamples: 0,
+      figuresFiltered: 0,
+      figuresFailed: 0,
+      subArticleFigures: 0,
+      samplesFailed: 0,
+    },
+    filteredByReason: {},
+    failuresByCode: {},
+    failuresStaging: failures.path,
+    byPanelType: {},
+    labelled: input.withLabels,
+    unlabelled: 0,
+  };
+  const fail = async (unit: string, item: string, step: FailureRecord['step'], code: string, message: string) => {
+    bump(plan.failuresByCode, code);
+    const record: FailureRecord = { unit, item, step, code, message };
+    await failures.write(JSON.stringify(record));
+  };
+
+  try {
+    for (const unit of input.manifest.units) {
+      if (input.signal.aborted) {
+        throw new InterruptedError('INTERRUPTED', `stopped while planning, at unit ${unit.id}`, {
+          hint: 'rerun the same command: finished shards are kept',
+        });
+      }
+      await checkUnitFiles(input.outDir, unit);
+      const labels = input.withLabels ? await readLabels(input.outDir, unit.id) : undefined;
+
+      const articles: ArticleRecord[] = [];
+      let line = 0;
+      for await (const raw of readJsonl(extract.unitFile(unit.id, 'articles.jsonl'))) {
+        line++;
+        const parsed = ArticleRecord.safeParse(raw);
+        if (parsed.success) articles.push(parsed.data);
+        else await fail(unit.id, `articles.jsonl:${line}`, 'parse', 'RECORD_INVALID', parsed.error.message);
+      }
+      const figuresOf = new Map<string, FigureRecord[]>();
+      line = 0;
+      for await (const raw of readJsonl(extract.unitFile(unit.id, 'figures.jsonl'))) {
+        line++;
+        const parsed = FigureRecord.safeParse(raw);
+        if (!parsed.success) {
+          await fail(unit.id, `figures.jsonl:${line}`, 'parse', 'RECORD_INVALID', parsed.error.message);
+          continue;
+        }
+        const list = figuresOf.get(parsed.data.articleId);
+        if (list) list.push(parsed.data);
+        else figuresOf.set(parsed.data.articleId, [parsed.data]);
+      }
+
+      for (const article of articles) {
+        const figures = (figuresOf.get(article.id) ?? []).sort((a, b) => a.index - b.index);
+        figuresOf.delete(article.id);
+        if (isTombstoned(tombstones, article.id, unit.id)) {
+          plan.leftOut.tombstonedArticles++;
+          continue;
+        }
+        const chosen: { figure: FigureRecord; image: ImageRecord; imageIndex: number }[] = [];
+        const seen = new Set<string>();
+        for (const figure of figures) {
+          if (figure.status === 'filtered') {
+            plan.leftOut.figuresFiltered++;
+            for (const reason of (figure.reason || 'UNSPECIFIED').split(',')) bump(plan.filteredByReason, reason);
+            continue;
+          }
+          if (figure.status === 'failed') {
+            plan.leftOut.figuresFailed++;
+            continue;
+          }
+          if (figure.subArticleId !== '' && !input.includeSubArticles) {
+            plan.leftOut.subArticleFigures++;
+            continue;
+          }
+          for (const [imageIndex, image] of figure.images.entries()) {
+            const problem = await imageProblem(extract.root, image, seen);
+            if (problem) {
+              plan.leftOut.samplesFailed++;
+              await fail(unit.id, image.key, 'image', problem.code, problem.message);
+              continue;
+            }
+            seen.add(image.key);
+            chosen.push({ figure, image, imageIndex });
+          }
+        }
+        if (chosen.length === 0) {
+          plan.leftOut.articlesWithoutSamples++;
+          continue;
+        }
+
+        const group = groups.get(article.licenseGroup)!;
+        const imageSet = chosen.map((c) => c.image.mediaName);
+        const keys: string[] = [];
+        for (const { figure, image, imageIndex } of chosen) {
+          const found = labels?.get(image.key);
+          if (labels && !found) plan.unlabelled++;
+          const sample = buildSample({
+            article,
+            figure,
+            image,
+            imageIndex,
+            label: found ?? NO_LABEL,
+            imageSet,
+            layout: input.layout,
+          });
+          const size = sampleBytes(image.bytes, Buffer.byteLength(sample.jsonText), Buffer.byteLength(sample.txt));
+          await group.add({
+            line: { key: sample.key, file: image.file, bytes: image.bytes, sha256: image.sha256, json: sample.jsonText, txt: sample.txt },
+            size,
+            articleId: article.id,
+          });
+          if (input.withLabels) bump(plan.byPanelType, sample.json.image_panel_type || '(unlabelled)');
+          keys.push(sample.key);
+        }
+        await group.articleRows.write(JSON.stringify(articleRowOf(article, imageSet, keys)));
+      }
+      for (const [articleId, figures] of figuresOf) {
+        await fail(unit.id, articleId, 'parse', 'ORPHAN_FIGURES', `${figures.length} figure records name an article the unit does not hold`);
+      }
+    }
+    for (const group of groups.values()) await group.close();
+    await failures.close();
+  } catch (error) {
+    for (const group of groups.values()) group.destroy();
+    failures.destroy();
+    throw error;
+  }
+  plan.groups = [...groups.values()].map((g) => g.toPlan());
+  return plan;
+}
+
+async function imageProblem(
+  extractRoot: string,
+  image: ImageRecord,
+  seen: Set<string>,
+): Promise<{ code: string; message: string } | undefined> {
+  if (image.key.length > MAX_KEY_LENGTH || !KEY_PATTERN.test(image.key)) {
+    return { code: 'KEY_INVALID', message: `key must match ${KEY_PATTERN} and have at most ${MAX_KEY_LENGTH} characters` };
+  }
+  if (seen.has(image.key)) return { code: 'DUPLICATE_KEY', message: 'the article holds this image key twice' };
+  // The record names the file: never follow it out of the extract folder.
+  if (!IMAGE_FILE.test(image.file)) return { code: 'RECORD_INVALID', message: `unexpected image path "${image.file}"` };
+  try {
+    const info = await stat(join(extractRoot, image.file));
+    if (info.size !== image.bytes) {
+      return { code: 'IMAGE_SIZE_MISMATCH', message: `stored image has ${info.size} bytes, its record says ${image.bytes}` };
+    }
+  } catch {
+    return { code: 'IMAGE_MISSING', message: `stored image ${image.file} is missing` };
+  }
+  return undefined;
+}
+
+async function checkUnitFiles(outDir: string, unit: ExtractManifest['units'][number]): Promise<void> {
+  const extract = extractPaths(outDir);
+  for (const name of ['articles.jsonl', 'figures.jsonl']) {
+    if (!(name in unit.files)) {
+      throw new ManifestError('MANIFEST_MISMATCH', `the extract manifest lists no ${name} for unit ${unit.id}`, {
+        unit: unit.id,
+        hint: 'rerun biomedica extract',
+      });
+    }
+  }
+  for (const [name, expected] of Object.entries(unit.files)) {
+    const path = extract.unitFile(unit.id, name);
+    const actual = await sha256File(path).catch(() => 'missing');
+    if (actual !== expected) {
+      throw new ManifestError('MANIFEST_MISMATCH', `${name} of unit ${unit.id} does not match the extract manifest`, {
+        path,
+        expected,
+        actual,
+        hint: 'the extract folder changed after extract finished: rerun biomedica extract',
+      });
+    }
+  }
+}
+
+type Tombstones = Map<string, Set<string>>;
+
+async function readTombstones(path: string, expectedSha256: string): Promise<Tombstones> {
+  const out: Tombstones = new Map();
+  if (expectedSha256 === '') return out;
+  const actual = await sha256File(path).catch(() => 'missing');
+  if (actual !== expectedSha256) {
+    throw new ManifestError('MANIFEST_MISMATCH', 'tombstones.jsonl does not match the extract manifest', {
+      path,
+      hint: 'rerun biomedica extract',
+    });
+  }
+  for await (const raw of readJsonl<TombstoneRecord>(path)) {
+    const units = out.get(raw.articleId) ?? new Set<string>();
+    units.add(raw.unit ?? '');
+    out.set(raw.articleId, units);
+  }
+  return out;
+}
+
+function isTombstoned(tombstones: Tombstones, articleId: string, unit: string): boolean {
+  const units = tombstones.get(articleId);
+  return units !== undefined && (units.has('') || units.has(unit));
+}
+
+async function readLabels(outDir: string, unit: string): Promise<Map<string, Omit<TransformLabel, 'key'>>> {
+  const path = transformPaths(outDir).labels(unit);
+  const out = new Map<string, Omit<TransformLabel, 'key'>>();
+  let line = 0;
+  try {
+    for await (const raw of readJsonl(path)) {
+      line++;
+      const parsed = TransformLabel.safeParse(raw);
+      if (!parsed.success) {
+        throw new ManifestError('TRANSFORM_INVALID', `label line ${line} of unit ${unit} does not match the label schema`, {
+          path,
+          issues: parsed.error.issues,
+          hint: 'rerun biomedica transform',
+        });
+      }
+      const { key, ...label } = parsed.data;
+      out.set(key, label);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ManifestError('MANIFEST_MISSING', `transform labels for unit ${unit} are missing`, {
+        path,
+        hint: 'rerun biomedica transform, or remove the transform folder to load without labels',
+      });
+    }
+    throw error;
+  }
+  return out;
+}

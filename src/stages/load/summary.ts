@@ -1,0 +1,102 @@
+/**
+ * What a load run reports. DatasetSummary depends only on the inputs (it is written to
+ * stats/summary.json and stays byte-identical across reruns); LoadSummary adds where the dataset
+ * is and what this particular run did.
+ */
+import type { LicenseGroup } from '../../manifest/load-manifest.js';
+import { formatBytes } from './card.js';
+import type { LeftOut } from './plan.js';
+import type { Layout } from './sample.js';
+
+export interface GroupSummary {
+  group: LicenseGroup;
+  samples: number;
+  articles: number;
+  shards: number;
+  bytes: number;
+}
+
+export interface DatasetSummary {
+  layout: Layout;
+  snapshotDate: string;
+  samples: number;
+  articles: number;
+  shards: number;
+  bytes: number;
+  /** Every license group, empty ones included. */
+  groups: GroupSummary[];
+  /** Transform labels were joined; `unlabelled` samples had no label line. */
+  labelled: boolean;
+  unlabelled: number;
+  /** Samples per image_panel_type; {} when the images are not labelled. */
+  byPanelType: Record<string, number>;
+  leftOut: LeftOut;
+  /** Extract's reasons for the filtered figures. */
+  filteredByReason: Record<string, number>;
+  failures: {
+    /** Carried from the extract manifest, by code. */
+    extract: Record<string, number>;
+    /** Samples load left out, by code (details in failures.jsonl). */
+    load: Record<string, number>;
+  };
+}
+
+export interface LoadSummary extends DatasetSummary {
+  datasetDir: string;
+  manifest: string;
+  run: { shardsWritten: number; shardsReused: number; ms: number };
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+function counts(record: Record<string, number>): string {
+  const entries = Object.entries(record).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${n(v)}`).join(', ');
+}
+
+export function formatLoadSummary(s: LoadSummary): string {
+  const lines: string[] = [];
+  lines.push(
+    `Loaded ${n(s.samples)} samples from ${n(s.articles)} articles into ${n(s.shards)} shards (${formatBytes(s.bytes)}), ` +
+      `${s.layout} layout, snapshot ${s.snapshotDate || 'unknown'}.`,
+  );
+  for (const g of s.groups) {
+    lines.push(
+      `  ${g.group.padEnd(14)} ${n(g.samples).padStart(10)} samples ${n(g.articles).padStart(9)} articles ${n(g.shards).padStart(6)} shards ${formatBytes(g.bytes).padStart(9)}`,
+    );
+  }
+  const l = s.leftOut;
+  lines.push(
+    `Left out: ${n(l.tombstonedArticles)} retracted/removed articles, ${n(l.figuresFiltered)} filtered figures` +
+      ` (${counts(s.filteredByReason)}), ${n(l.figuresFailed)} failed figures, ${n(l.subArticleFigures)} sub-article figures,` +
+      ` ${n(l.samplesFailed)} images load could not use.`,
+  );
+  lines.push(`Failures in extract: ${counts(s.failures.extract)}.`);
+  lines.push(`Failures in load: ${counts(s.failures.load)}${Object.keys(s.failures.load).length ? ` (see ${s.datasetDir}/failures.jsonl)` : ''}.`);
+  if (s.labelled) lines.push(`By panel type: ${counts(s.byPanelType)}.`);
+  else lines.push('Labels: none yet (run biomedica transform to fill the cluster and label fields).');
+  lines.push(
+    `Shards written ${n(s.run.shardsWritten)}, unchanged ${n(s.run.shardsReused)}, in ${(s.run.ms / 1000).toFixed(1)} s.`,
+  );
+  lines.push(`Dataset: ${s.datasetDir} (card README.md, index/<group>.parquet, articles/<group>.parquet)`);
+  lines.push(`Check it: biomedica verify ${s.datasetDir}`);
+
+  const first = s.groups.find((g) => g.samples > 0);
+  if (first) {
+    const dir = `${s.datasetDir}/${first.group}`;
+    const spec = first.shards > 1 ? `{000000..${String(first.shards - 1).padStart(6, '0')}}.tar` : '000000.tar';
+    lines.push(
+      '',
+      'Stream it with webdataset:',
+      '  import webdataset as wds',
+      `  ds = wds.WebDataset(${JSON.stringify(`${dir}/${spec}`)}).decode("pil").to_tuple("jpg", "txt", "json")`,
+      '  image, caption, meta = next(iter(ds))',
+      '',
+      'Or load it with Hugging Face datasets:',
+      '  from datasets import load_dataset',
+      `  ds = load_dataset("webdataset", data_files={"train": ${JSON.stringify(`${dir}/*.tar`)}}, split="train")`,
+      '  print(ds[0]["txt"], ds[0]["json"]["article_title"])',
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,106 @@
+/**
+ * Deterministic tar shards with tar-stream: fixed mtime, owner 0:0 with empty names, mode 0644,
+ * plain ustar headers (keys are short ASCII, so no pax header is ever written). With no pax headers
+ * a member takes exactly 512 bytes of header plus its data padded to 512, so the load plan knows
+ * every sample's byte offset before a shard is written, and a rerun can skip a finished shard yet
+ * still index it.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { basename, dirname, join } from 'node:path';
+import tar from 'tar-stream';
+
+export const BLOCK = 512;
+/** tar-stream ends an archive with two zero blocks and no record padding. */
+export const END_OF_ARCHIVE = 2 * BLOCK;
+
+export const memberBytes = (size: number) => BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+
+export interface TarMember {
+  name: string;
+  data: Buffer;
+}
+
+/** The suffixes of a sample's members, in the order they are written (sorted, as tar tools list them). */
+export const SAMPLE_EXTS = ['jpg', 'json', 'txt'] as const;
+
+export function sampleBytes(jpg: number, json: number, txt: number): number {
+  return memberBytes(jpg) + memberBytes(json) + memberBytes(txt);
+}
+
+/** A snapshot date 'YYYY-MM-DD…' becomes the members' mtime; anything else gives the epoch. */
+export function mtimeFor(snapshotDate: string): Date {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(snapshotDate);
+  if (!m) return new Date(0);
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  return Number.isNaN(t) || t < 0 ? new Date(0) : new Date(t);
+}
+
+export interface ShardWriteResult {
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Writes the members to `path` through a temporary name in the same folder and renames it into
+ * place once the data is on disk, so a shard file is either whole or absent.
+ */
+export async function writeShard(
+  path: string,
+  members: AsyncIterable<TarMember>,
+  mtime: Date,
+  signal?: AbortSignal,
+): Promise<ShardWriteResult> {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp`);
+  const pack = tar.pack();
+  const out = createWriteStream(tmp, { highWaterMark: 1 << 20 });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const drain = (async () => {
+    for await (const chunk of pack as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+  })();
+  // If the consumer fails (disk full), stop feeding the pack and surface that error.
+  let drainError: unknown;
+  drain.catch((error) => {
+    drainError = error;
+    pack.destroy(error as Error);
+  });
+
+  try {
+    for await (const member of members) {
+      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      if (drainError) throw drainError;
+      await new Promise<void>((resolve, reject) =>
+        pack.entry(
+          { name: member.name, size: member.data.length, mtime, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', type: 'file' },
+          member.data,
+          (error) => (error ? reject(error) : resolve()),
+        ),
+      );
+    }
+    pack.finalize();
+    await drain;
+    const handle = await open(tmp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+    return { bytes, sha256: hash.digest('hex') };
+  } catch (error) {
+    pack.destroy();
+    out.destroy();
+    await drain.catch(() => {});
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+/** Spawn the real CLI (TypeScript through tsx, no build) and collect its output. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { repoRoot } from './servers.js';
+
+export { corpusDir, repoRoot } from './servers.js';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, BIOMEDICA_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function collect(child: ChildProcess): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  return new Promise((resolvePromise) => {
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+  });
+}
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return collect(spawnCli(args, env));
+}
+
+/** Generate a synthetic legacy mirror with the project's own sample script. */
+export async function makeSample(out: string, articles: number, extra: string[] = []): Promise<void> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'scripts/make-sample.ts'), '--out', out, '--articles', String(articles), '--seed', '7', ...extra],
+    { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const result = await collect(child);
+  if (result.code !== 0) throw new Error(`make-sample failed: ${result.stderr}`);
+}
+
+/** sha256 of every file under dir, by relative path: a whole-tree fingerprint to compare runs. */
+export async function treeHashes(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  async function walk(d: string) {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) await walk(p);
+      else out.set(relative(dir, p), createHash('sha256').update(await readFile(p)).digest('hex'));
+    }
+  }
+  await walk(dir);
+  return new Map([...out.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export async function treeMtimes(dir: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const [path] of await treeHashes(dir)) out.set(path, (await stat(join(dir, path))).mtimeMs);
+  return out;
+}
