@@ -117,8 +117,11 @@ interface ArticleIds {
   doi: string;
 }
 
-/** pub-id-type values naming the PMC id, best first ('pmc-uid' is the bare number in OAI-PMH records). */
-const PMCID_TYPES = ['pmcid', 'pmc', 'pmc-uid', 'pmcaid', 'accession'];
+/**
+ * pub-id-type values naming the PMC id, best first. 'pmc-uid' is the bare number in OAI-PMH records;
+ * 'accession' counts only when it reads PMCn (elsewhere it can be any database's accession).
+ */
+const PMCID_TYPES = ['pmcid', 'pmc', 'pmc-uid', 'accession'];
 
 function articleIds(meta: readonly XmlNode[]): ArticleIds {
   let pmcid = '';
@@ -130,7 +133,7 @@ function articleIds(meta: readonly XmlNode[]): ArticleIds {
     const value = lineText(kidsOf(node, 'article-id'));
     const rank = PMCID_TYPES.indexOf(type);
     if (rank !== -1 && rank < pmcRank) {
-      const normal = normalisePmcid(value);
+      const normal = type === 'accession' && !/^PMC/i.test(value) ? '' : normalisePmcid(value);
       if (normal !== '') {
         pmcid = normal;
         pmcRank = rank;
@@ -354,6 +357,8 @@ interface WalkResult {
 }
 
 const TOP_LOCATIONS: ReadonlySet<string> = new Set(['front', 'body', 'back', 'floats-group']);
+/** Subtrees that never hold a figure or a paragraph: the walk does not enter them. */
+const WALK_SKIP_TAGS: ReadonlySet<string> = new Set(['math', 'tex-math', 'contrib-group', 'aff', 'history']);
 
 function walkArticle(articleKids: readonly XmlNode[]): WalkResult {
   const main: FigureDraft[] = [];
@@ -400,7 +405,7 @@ function walkArticle(articleKids: readonly XmlNode[]): WalkResult {
   const visit = (nodes: readonly XmlNode[], place: Place): void => {
     for (const node of nodes) {
       const tag = tagOf(node);
-      if (tag === TEXT) continue;
+      if (tag === TEXT || WALK_SKIP_TAGS.has(tag)) continue;
       const kids = kidsOf(node, tag);
       let next = place;
       switch (tag) {
