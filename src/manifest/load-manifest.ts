@@ -166,6 +166,8 @@ export const IndexRow = z
     /** Bytes the sample's members take in the shard, headers and padding included. */
     sample_bytes: int,
     caption: str,
+    /** sha256 of the `.json` member's bytes (the image's is image_hash; the caption is here whole). */
+    json_sha256: str,
     image_file_name: str,
     image_cluster_id: int,
     image_hash: str,

@@ -291,18 +291,35 @@ const LIST_FIELDS = Object.entries(fieldKinds(SampleJson))
   .filter(([, kind]) => kind.endsWith('[]'))
   .map(([name]) => name as keyof SampleJson);
 
-/** Greedy cover: the first sample that adds a non-empty list field not yet covered, up to five. */
+/**
+ * Greedy cover for the lead samples: offer samples in dataset order; one is taken when it makes a
+ * list field non-empty that no sample taken so far does, until LEAD_SAMPLES are taken or every list
+ * field is covered.
+ */
+export class LeadPicker {
+  private readonly covered = new Set<string>();
+  taken = 0;
+  get full(): boolean {
+    return this.taken >= LEAD_SAMPLES || this.covered.size === LIST_FIELDS.length;
+  }
+  offer(json: SampleJson): boolean {
+    if (this.full) return false;
+    const adds = LIST_FIELDS.filter((f) => !this.covered.has(f) && (json[f] as unknown[]).length > 0);
+    if (adds.length === 0) return false;
+    for (const f of adds) this.covered.add(f);
+    this.taken++;
+    return true;
+  }
+}
+
 async function chooseLeaders(path: string): Promise<{ samples: PlannedSample[]; indexes: Set<number> }> {
-  const covered = new Set<string>();
+  const picker = new LeadPicker();
   const samples: PlannedSample[] = [];
   const indexes = new Set<number>();
   let i = 0;
   for await (const sample of readJsonl<PlannedSample>(path)) {
-    if (samples.length >= LEAD_SAMPLES || covered.size === LIST_FIELDS.length) break;
-    const json = JSON.parse(sample.line.json) as SampleJson;
-    const adds = LIST_FIELDS.filter((f) => !covered.has(f) && (json[f] as unknown[]).length > 0);
-    if (adds.length > 0) {
-      for (const f of adds) covered.add(f);
+    if (picker.full) break;
+    if (picker.offer(JSON.parse(sample.line.json) as SampleJson)) {
       samples.push(sample);
       indexes.add(i);
     }

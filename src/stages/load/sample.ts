@@ -3,6 +3,7 @@
  * functions: the same records always give the same bytes, which the determinism of the shards
  * rests on.
  */
+import { createHash } from 'node:crypto';
 import type { ArticleRow, IndexRow, SampleJson } from '../../manifest/load-manifest.js';
 import { stableStringify } from '../../manifest/io.js';
 import type { ArticleRecord, FigureRecord, ImageRecord } from '../../manifest/records.js';
@@ -105,6 +106,7 @@ export function indexRowOf(
     offset: where.offset,
     sample_bytes: where.sampleBytes,
     caption: sample.txt,
+    json_sha256: createHash('sha256').update(sample.jsonText).digest('hex'),
     image_file_name: j.image_file_name,
     image_cluster_id: j.image_cluster_id,
     image_hash: j.image_hash,
