@@ -22,9 +22,8 @@ import {
   KEY_PATTERN,
   LICENSE_GROUPS,
   MAX_KEY_LENGTH,
-  SampleJson,
-  fieldKinds,
   shardName,
+  type SampleJson,
   type LicenseGroup,
 } from '../../manifest/load-manifest.js';
 import {
@@ -36,6 +35,7 @@ import {
 } from '../../manifest/records.js';
 import { TransformLabel, transformPaths } from '../../manifest/transform-records.js';
 import { articleRowOf, buildSample, indexRowOf, NO_LABEL, type Layout } from './sample.js';
+import { LeadChooser } from './lead.js';
 import { END_OF_ARCHIVE, sampleBytes } from './tar.js';
 import type { Logger } from '../../log/logger.js';
 
@@ -137,12 +137,11 @@ interface ShardState {
   /** Bytes of the members so far (end-of-archive blocks not included). */
   bytes: number;
   imageBytes: number;
-  articles: number;
   firstKey: string;
   lastKey: string;
   byPanelType: Record<string, number>;
   hash: Hash;
-  /** Distinct articles: the lead samples of shard 000000 break up their articles' runs. */
+  /** Distinct articles: the lead samples break up their articles' runs. */
   articleIds: Set<string>;
 }
 
@@ -154,73 +153,74 @@ export interface PlannedSample {
 }
 
 /**
- * Hugging Face's webdataset builder infers the column types from the first five samples of the
- * first shard; a list that is empty in all five becomes list<null>, and the first later sample
- * where it is not empty fails the whole load. So shard 000000 of each group starts with up to five
- * samples chosen to make every list field that is non-empty anywhere in that shard non-empty in
- * one of them; the rest follow in dataset order. Other shards keep dataset order.
+ * One license group. Samples are staged in dataset order first (`stage`), then placed (`finish`):
+ * the lead samples (lead.ts) go first, every other sample follows in order, and shards are cut by
+ * size and count as they are placed, which fixes every sample's shard and byte offset.
  */
-export const LEAD_SAMPLES = 5;
-
 class GroupState {
   samples = 0;
   articles = 0;
   readonly shards: PlannedShard[] = [];
   private current: ShardState | undefined;
   private lastArticle = '';
+  private readonly staged: JsonlWriter;
+  private readonly leads = new LeadChooser<PlannedSample>();
   readonly tar: JsonlWriter;
   readonly index: JsonlWriter;
   readonly articleRows: JsonlWriter;
-  /** Shard 000000 is staged here first, then reordered into `tar` when it closes. */
-  private lead: JsonlWriter | undefined;
   constructor(
     readonly group: LicenseGroup,
-    private readonly workDir: string,
+    workDir: string,
     private readonly tarTag: string,
     private readonly limits: { maxBytes: number; maxSamples: number },
   ) {
+    this.staged = new JsonlWriter(join(workDir, `${group}.samples.jsonl`));
     this.tar = new JsonlWriter(join(workDir, `${group}.tar.jsonl`));
     this.index = new JsonlWriter(join(workDir, `${group}.index.jsonl`));
     this.articleRows = new JsonlWriter(join(workDir, `${group}.articles.jsonl`));
   }
 
-  async add(sample: PlannedSample): Promise<void> {
-    const c = this.current;
-    if (c && c.samples > 0 && (c.samples >= this.limits.maxSamples || c.bytes + sample.size + END_OF_ARCHIVE > this.limits.maxBytes)) {
-      await this.closeShard();
-    }
-    if (!this.current) {
-      this.current = {
-        n: this.shards.length,
-        samples: 0,
-        bytes: 0,
-        imageBytes: 0,
-        articles: 0,
-        firstKey: '',
-        lastKey: '',
-        byPanelType: {},
-        hash: createHash('sha256').update(this.tarTag + '\n'),
-        articleIds: new Set(),
-      };
-      if (this.current.n === 0) this.lead = new JsonlWriter(join(this.workDir, `${this.group}.lead.jsonl`));
-    }
+  async stage(sample: PlannedSample, json: SampleJson): Promise<void> {
+    this.leads.offer(this.samples, json, sample);
     this.samples++;
     if (sample.articleId !== this.lastArticle) {
       this.articles++;
       this.lastArticle = sample.articleId;
     }
-    if (this.lead) {
-      // Only the cut matters now; offsets are fixed when the shard closes and is reordered.
-      this.current.samples++;
-      this.current.bytes += sample.size;
-      await this.lead.write(JSON.stringify(sample));
-    } else {
-      await this.place(this.current, sample);
-    }
+    await this.staged.write(JSON.stringify(sample));
   }
 
-  /** Fixes the sample's offset in its shard and stages its tar line and index row. */
-  private async place(shard: ShardState, sample: PlannedSample): Promise<void> {
+  async finish(): Promise<void> {
+    await this.staged.close();
+    const leads = this.leads.choose();
+    const skip = new Set(leads.map((l) => l.index));
+    for (const { item } of leads) await this.place(item);
+    let i = 0;
+    for await (const sample of readJsonl<PlannedSample>(this.staged.path)) {
+      if (!skip.has(i++)) await this.place(sample);
+    }
+    this.closeShard();
+    await rm(this.staged.path, { force: true });
+    await Promise.all([this.tar.close(), this.index.close(), this.articleRows.close()]);
+  }
+
+  /** Fixes the sample's shard and offset and stages its tar line and index row. */
+  private async place(sample: PlannedSample): Promise<void> {
+    const c = this.current;
+    if (c && c.samples > 0 && (c.samples >= this.limits.maxSamples || c.bytes + sample.size + END_OF_ARCHIVE > this.limits.maxBytes)) {
+      this.closeShard();
+    }
+    const shard = (this.current ??= {
+      n: this.shards.length,
+      samples: 0,
+      bytes: 0,
+      imageBytes: 0,
+      firstKey: '',
+      lastKey: '',
+      byPanelType: {},
+      hash: createHash('sha256').update(this.tarTag + '\n'),
+      articleIds: new Set(),
+    });
     const line: TarLine = { shard: shard.n, ...sample.line };
     const text = JSON.stringify(line);
     const offset = shard.bytes;
@@ -241,37 +241,19 @@ class GroupState {
     );
   }
 
-  private async closeShard(): Promise<void> {
-    let c = this.current;
+  private closeShard(): void {
+    const c = this.current;
     if (!c) return;
-    if (this.lead) {
-      const lead = this.lead;
-      this.lead = undefined;
-      await lead.close();
-      c = { ...c, samples: 0, bytes: 0, articleIds: new Set() };
-      const leaders = await chooseLeaders(lead.path);
-      for (const sample of leaders.samples) await this.place(c, sample);
-      let i = 0;
-      for await (const sample of readJsonl<PlannedSample>(lead.path)) {
-        if (!leaders.indexes.has(i++)) await this.place(c, sample);
-      }
-      await rm(lead.path, { force: true });
-    }
     const { hash, articleIds, ...rest } = c;
     this.shards.push({ ...rest, articles: articleIds.size, bytes: c.bytes + END_OF_ARCHIVE, inputSha256: hash.digest('hex') });
     this.current = undefined;
   }
 
-  async close(): Promise<void> {
-    await this.closeShard();
-    await Promise.all([this.tar.close(), this.index.close(), this.articleRows.close()]);
-  }
-
   destroy(): void {
+    this.staged.destroy();
     this.tar.destroy();
     this.index.destroy();
     this.articleRows.destroy();
-    this.lead?.destroy();
   }
 
   toPlan(): GroupPlan {
@@ -285,47 +267,6 @@ class GroupState {
       articlesStaging: this.articleRows.path,
     };
   }
-}
-
-const LIST_FIELDS = Object.entries(fieldKinds(SampleJson))
-  .filter(([, kind]) => kind.endsWith('[]'))
-  .map(([name]) => name as keyof SampleJson);
-
-/**
- * Greedy cover for the lead samples: offer samples in dataset order; one is taken when it makes a
- * list field non-empty that no sample taken so far does, until LEAD_SAMPLES are taken or every list
- * field is covered.
- */
-export class LeadPicker {
-  private readonly covered = new Set<string>();
-  taken = 0;
-  get full(): boolean {
-    return this.taken >= LEAD_SAMPLES || this.covered.size === LIST_FIELDS.length;
-  }
-  offer(json: SampleJson): boolean {
-    if (this.full) return false;
-    const adds = LIST_FIELDS.filter((f) => !this.covered.has(f) && (json[f] as unknown[]).length > 0);
-    if (adds.length === 0) return false;
-    for (const f of adds) this.covered.add(f);
-    this.taken++;
-    return true;
-  }
-}
-
-async function chooseLeaders(path: string): Promise<{ samples: PlannedSample[]; indexes: Set<number> }> {
-  const picker = new LeadPicker();
-  const samples: PlannedSample[] = [];
-  const indexes = new Set<number>();
-  let i = 0;
-  for await (const sample of readJsonl<PlannedSample>(path)) {
-    if (picker.full) break;
-    if (picker.offer(JSON.parse(sample.line.json) as SampleJson)) {
-      samples.push(sample);
-      indexes.add(i);
-    }
-    i++;
-  }
-  return { samples, indexes };
 }
 
 const bump = (counts: Record<string, number>, key: string, n = 1) => {
@@ -449,11 +390,14 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
             layout: input.layout,
           });
           const size = sampleBytes(image.bytes, Buffer.byteLength(sample.jsonText), Buffer.byteLength(sample.txt));
-          await group.add({
-            line: { key: sample.key, file: image.file, bytes: image.bytes, sha256: image.sha256, json: sample.jsonText, txt: sample.txt },
-            size,
-            articleId: article.id,
-          });
+          await group.stage(
+            {
+              line: { key: sample.key, file: image.file, bytes: image.bytes, sha256: image.sha256, json: sample.jsonText, txt: sample.txt },
+              size,
+              articleId: article.id,
+            },
+            sample.json,
+          );
           if (input.withLabels) bump(plan.byPanelType, sample.json.image_panel_type || '(unlabelled)');
           keys.push(sample.key);
         }
@@ -463,7 +407,7 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
         await fail(unit.id, articleId, 'parse', 'ORPHAN_FIGURES', `${figures.length} figure records name an article the unit does not hold`);
       }
     }
-    for (const group of groups.values()) await group.close();
+    for (const group of groups.values()) await group.finish();
     await failures.close();
   } catch (error) {
     for (const group of groups.values()) group.destroy();

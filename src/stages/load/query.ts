@@ -35,9 +35,9 @@ import {
 import type { StageContext } from '../../pipeline/context.js';
 import { renderCard } from './card.js';
 import { sqlIdent, sqlString, withDuckDb } from './parquet.js';
-import { LeadPicker } from './plan.js';
+import { LeadChooser } from './lead.js';
 import type { DatasetSummary } from './summary.js';
-import { BLOCK, END_OF_ARCHIVE } from './tar.js';
+import { BLOCK, END_OF_ARCHIVE, memberBytes } from './tar.js';
 
 export const QueryOptions = z.object({
   datasetDir: z.string().min(1),
@@ -192,11 +192,7 @@ class SourceReader {
   private name = '';
   constructor(private readonly root: string) {}
   async read(hit: Hit): Promise<Buffer> {
-    if (this.name !== hit.shard) {
-      await this.handle?.close();
-      this.handle = await open(join(this.root, hit.shard), 'r');
-      this.name = hit.shard;
-    }
+    await this.openShard(hit.shard);
     const buf = Buffer.alloc(hit.sampleBytes);
     const { bytesRead } = await this.handle!.read(buf, 0, buf.length, hit.offset);
     if (bytesRead !== buf.length) {
@@ -204,23 +200,32 @@ class SourceReader {
     }
     return buf;
   }
+  /** Only the `.json` member: it follows the jpg member, whose size the index gives. */
+  async readJson(hit: Hit): Promise<SampleJson> {
+    await this.openShard(hit.shard);
+    const at = hit.offset + memberBytes(hit.imageBytes);
+    const header = Buffer.alloc(BLOCK);
+    await this.handle!.read(header, 0, BLOCK, at);
+    const name = header.subarray(0, 100).toString('latin1').replace(/\0.*$/s, '');
+    const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim(), 8);
+    if (name !== `${hit.key}.json` || !Number.isFinite(size)) {
+      throw new ManifestError('MANIFEST_MISMATCH', `${hit.shard}: no ${hit.key}.json member where the index says`, { hint: `run biomedica verify ${this.root}` });
+    }
+    const data = Buffer.alloc(size);
+    await this.handle!.read(data, 0, size, at + BLOCK);
+    return JSON.parse(data.toString('utf8')) as SampleJson;
+  }
+  private async openShard(shard: string): Promise<void> {
+    if (this.name === shard) return;
+    await this.handle?.close();
+    this.handle = await open(join(this.root, shard), 'r');
+    this.name = shard;
+  }
   async close(): Promise<void> {
     await this.handle?.close();
     this.handle = undefined;
     this.name = '';
   }
-}
-
-/** The `.json` member of a sample's raw tar bytes (jpg, json, txt members, each 512-byte header + padded data). */
-function sampleJsonOf(raw: Buffer): SampleJson {
-  let at = 0;
-  while (at + BLOCK <= raw.length) {
-    const name = raw.subarray(at, at + 100).toString('latin1').replace(/\0.*$/s, '');
-    const size = parseInt(raw.subarray(at + 124, at + 136).toString('latin1').replace(/\0.*$/s, '').trim(), 8);
-    if (name.endsWith('.json')) return JSON.parse(raw.subarray(at + BLOCK, at + BLOCK + size).toString('utf8')) as SampleJson;
-    at += BLOCK + Math.ceil(size / BLOCK) * BLOCK;
-  }
-  throw new ManifestError('MANIFEST_MISMATCH', 'a sample without a .json member', { hint: 'run biomedica verify on the source dataset' });
 }
 
 async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<number> {
@@ -231,38 +236,41 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
   await rm(paths.work, { recursive: true, force: true });
   await mkdir(paths.work, { recursive: true });
 
-  // Pass 1: stream the matching rows, cut them into shards, and stage them per shard.
+  // Pass 1: stream the matching rows to a staging file; choose each group's lead samples (lead.ts).
   const hitsFile = join(paths.work, 'hits.jsonl');
   const hits = createWriteStream(hitsFile);
-  const result = await (await conn.prepare(input.select)).stream();
-  let count = 0;
-  for await (const rows of result.yieldRowsJs()) {
-    for (const [key, shard, offset, sampleBytes, articleId, group, imageBytes, panelType] of rows) {
-      const hit: Hit = {
-        key: String(key),
-        shard: String(shard),
-        offset: Number(offset),
-        sampleBytes: Number(sampleBytes),
-        articleId: String(articleId),
-        group: String(group) as LicenseGroup,
-        imageBytes: Number(imageBytes),
-        panelType: String(panelType),
-      };
-      count++;
-      if (!hits.write(JSON.stringify(hit) + '\n')) await once(hits, 'drain');
-    }
-  }
-  hits.end();
-  await once(hits, 'finish');
-
-  const reader = new SourceReader(input.source);
   const mapping = createWriteStream(join(paths.work, 'mapping.jsonl'));
+  const reader = new SourceReader(input.source);
+  const leads = new Map(LICENSE_GROUPS.map((g) => [g, { chooser: new LeadChooser<Hit>(), n: 0 }]));
   const groups: LoadManifest['groups'] = [];
   const byPanelType: Record<string, number> = {};
   const labelled = src.upstream.transformSha256 !== '';
+  let count = 0;
   try {
+    const result = await (await conn.prepare(input.select)).stream();
+    for await (const rows of result.yieldRowsJs()) {
+      for (const [key, shard, offset, sampleBytes, articleId, group, imageBytes, panelType] of rows) {
+        const hit: Hit = {
+          key: String(key),
+          shard: String(shard),
+          offset: Number(offset),
+          sampleBytes: Number(sampleBytes),
+          articleId: String(articleId),
+          group: String(group) as LicenseGroup,
+          imageBytes: Number(imageBytes),
+          panelType: String(panelType),
+        };
+        count++;
+        const lead = leads.get(hit.group)!;
+        lead.chooser.offer(lead.n++, await reader.readJson(hit), hit);
+        if (!hits.write(JSON.stringify(hit) + '\n')) await once(hits, 'drain');
+      }
+    }
+    hits.end();
+    await once(hits, 'finish');
+
+    // Pass 2: leads first, then the rest in order; cut into shards by the subset's limits.
     for (const group of LICENSE_GROUPS) {
-      // Shard cut by the subset's limits; shards are built in memory one list of hits at a time.
       let shardHits: Hit[] = [];
       let shardBytes = 0;
       const shards: LoadManifest['groups'][number]['shards'] = [];
@@ -270,8 +278,7 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
       const flush = async () => {
         if (shardHits.length === 0) return;
         const n = shards.length;
-        const ordered = n === 0 ? await leadFirst(shardHits, reader) : shardHits;
-        const written = await writeRawShard(paths.shard(group, n), ordered, reader);
+        const written = await writeRawShard(paths.shard(group, n), shardHits, reader);
         const stats: ShardStats = {
           schema: 'biomedica.load.shard',
           version: LOAD_VERSION,
@@ -280,15 +287,15 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
           inputSha256: written.inputSha256,
           sha256: written.sha256,
           bytes: written.bytes,
-          samples: ordered.length,
-          articles: new Set(ordered.map((h) => h.articleId)).size,
-          imageBytes: ordered.reduce((a, h) => a + h.imageBytes, 0),
-          firstKey: ordered[0]!.key,
-          lastKey: ordered.at(-1)!.key,
-          byPanelType: countBy(ordered.map((h) => h.panelType)),
+          samples: shardHits.length,
+          articles: new Set(shardHits.map((h) => h.articleId)).size,
+          imageBytes: shardHits.reduce((a, h) => a + h.imageBytes, 0),
+          firstKey: shardHits[0]!.key,
+          lastKey: shardHits.at(-1)!.key,
+          byPanelType: countBy(shardHits.map((h) => h.panelType)),
         };
         await writeJsonAtomic(paths.shardStats(group, n), stats);
-        for (const [i, h] of ordered.entries()) {
+        for (const [i, h] of shardHits.entries()) {
           const line = { key: h.key, shard: stats.shard, offset: written.offsets[i]! };
           if (!mapping.write(JSON.stringify(line) + '\n')) await once(mapping, 'drain');
         }
@@ -296,8 +303,16 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
         shardHits = [];
         shardBytes = 0;
       };
-      for await (const hit of readJsonl<Hit>(hitsFile)) {
-        if (hit.group !== group) continue;
+      const chosen = leads.get(group)!.chooser.choose();
+      const skip = new Set(chosen.map((c) => c.index));
+      async function* inOrder(): AsyncGenerator<Hit> {
+        for (const c of chosen) yield c.item;
+        let i = 0;
+        for await (const hit of readJsonl<Hit>(hitsFile)) {
+          if (hit.group === group && !skip.has(i++)) yield hit;
+        }
+      }
+      for await (const hit of inOrder()) {
         if (input.ctx.signal.aborted) throw new InterruptedError('INTERRUPTED', 'query stopped', { hint: 'rerun it: the subset is written again from the start' });
         if (shardHits.length > 0 && (shardHits.length >= input.shardMaxSamples || shardBytes + hit.sampleBytes + END_OF_ARCHIVE > input.shardMaxBytes)) {
           await flush();
@@ -322,10 +337,12 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
         articlesTable: { file: paths.articlesRel(group), sha256: '', rows: 0 },
       });
     }
-  } finally {
-    await reader.close();
     mapping.end();
     await once(mapping, 'finish');
+  } finally {
+    await reader.close();
+    hits.destroy();
+    mapping.destroy();
   }
 
   // Pass 2: the subset's index (source rows with their new shard and offset) and article rows.
@@ -388,18 +405,6 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
   await writeJsonAtomic(paths.manifest, manifest);
   input.ctx.log.info({ subset, samples: count, shards: totals.shards }, 'subset written');
   return totals.shards;
-}
-
-/** The same lead-sample rule as load (see LEAD_SAMPLES in plan.ts), for the subset's first shard. */
-async function leadFirst(hits: Hit[], reader: SourceReader): Promise<Hit[]> {
-  const picker = new LeadPicker();
-  const lead: Hit[] = [];
-  const rest: Hit[] = [];
-  for (const hit of hits) {
-    if (!picker.full && picker.offer(sampleJsonOf(await reader.read(hit)))) lead.push(hit);
-    else rest.push(hit);
-  }
-  return [...lead, ...rest];
 }
 
 async function writeRawShard(

@@ -11,6 +11,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 import tar from 'tar-stream';
+import { InterruptedError } from '../../errors.js';
 
 export const BLOCK = 512;
 /** tar-stream ends an archive with two zero blocks and no record padding. */
@@ -56,6 +57,8 @@ export async function writeShard(
   const tmp = join(dirname(path), `.${basename(path)}.tmp`);
   const pack = tar.pack();
   const out = createWriteStream(tmp, { highWaterMark: 1 << 20 });
+  // Write errors reach the writer loop through once(out, 'drain'|'finish'); this keeps them off process.
+  out.on('error', () => {});
   const hash = createHash('sha256');
   let bytes = 0;
   const drain = (async () => {
@@ -76,7 +79,11 @@ export async function writeShard(
 
   try {
     for await (const member of members) {
-      if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+      if (signal?.aborted) {
+        throw new InterruptedError('INTERRUPTED', `stopped while writing ${basename(path)}`, {
+          hint: 'rerun the same command: finished shards are kept and the run resumes',
+        });
+      }
       if (drainError) throw drainError;
       await new Promise<void>((resolve, reject) =>
         pack.entry(
@@ -97,9 +104,10 @@ export async function writeShard(
     await rename(tmp, path);
     return { bytes, sha256: hash.digest('hex') };
   } catch (error) {
+    // Stop the pack first and let the writer loop end, then close the file: never write after destroy.
     pack.destroy();
-    out.destroy();
     await drain.catch(() => {});
+    out.destroy();
     await rm(tmp, { force: true });
     throw error;
   }
