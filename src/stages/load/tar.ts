@@ -68,7 +68,7 @@ export async function writeShard(
       if (!out.write(chunk)) await once(out, 'drain');
     }
     out.end();
-    await once(out, 'finish');
+    await once(out, 'close');
   })();
   // If the consumer fails (disk full), stop feeding the pack and surface that error.
   let drainError: unknown;
@@ -107,7 +107,13 @@ export async function writeShard(
     // Stop the pack first and let the writer loop end, then close the file: never write after destroy.
     pack.destroy();
     await drain.catch(() => {});
-    out.destroy();
+    // The file may still be opening: wait until it is closed, or rm would race the open.
+    if (!out.closed) {
+      // Not once(): it rejects when a write in flight reports the destroy as an error.
+      const closed = new Promise((resolve) => out.once('close', resolve));
+      out.destroy();
+      await closed;
+    }
     await rm(tmp, { force: true });
     throw error;
   }
