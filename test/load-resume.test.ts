@@ -101,6 +101,16 @@ describe('preflight', () => {
     });
   });
 
+  test('an extract with no samples gives an empty dataset that verifies', async () => {
+    const out = join(dir, 'empty');
+    await buildExtractFixture(out, { handWritten: false });
+    const s = await runLoad(LoadOptions.parse({ outDir: out }), testContext());
+    assert.equal(s.samples, 0);
+    assert.equal(s.shards, 0);
+    assert.doesNotMatch(await readFile(join(s.datasetDir, 'README.md'), 'utf8'), /configs:/);
+    assert.equal((await runVerify(s.datasetDir, testContext())).ok, true);
+  });
+
   test('another manifest version: MANIFEST_VERSION', async () => {
     const out = join(dir, 'v2');
     const f = await buildExtractFixture(out);

@@ -173,7 +173,7 @@ describe('load on the fixture extract', () => {
     assert.deepEqual(summary.filteredByReason, { CAPTION_EMPTY: 1 });
     const text = formatLoadSummary(summary);
     assert.match(text, /import webdataset as wds/);
-    assert.match(text, /load_dataset\("webdataset"/);
+    assert.match(text, new RegExp(`load_dataset\\(${JSON.stringify(dataset)}, "commercial", split="train"\\)`));
     assert.match(text, new RegExp(`Loaded ${summary.samples} samples`));
   });
 

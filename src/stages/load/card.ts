@@ -83,13 +83,14 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
     '- zero-shot-image-classification',
     'size_categories:',
     `- ${sizeCategory(manifest.totals.samples)}`,
-    'configs:',
   ];
+  // An empty dataset has no config: an empty `configs:` would be a YAML null the Hub rejects.
+  if (groups.length > 0) yaml.push('configs:');
   groups.forEach((g, i) => {
     yaml.push(`- config_name: ${g.group}`, '  data_files:', '  - split: train', `    path: ${g.group}/*.tar`);
     if (i === 0) yaml.push('  default: true');
   });
-  yaml.push('dataset_info:');
+  if (groups.length > 0) yaml.push('dataset_info:');
   for (const g of groups) yaml.push(`- config_name: ${g.group}`, '  features:', ...featuresYaml('  '));
   yaml.push('---', '');
 

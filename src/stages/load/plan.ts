@@ -15,6 +15,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
 import { readJsonl, sha256File } from '../../manifest/io.js';
@@ -112,6 +113,7 @@ export interface PlanInput {
   log: Pick<Logger, 'info' | 'warn'>;
 }
 
+const STATS_IN_FLIGHT = 32;
 const IMAGE_FILE = /^units\/[A-Za-z0-9_-]+\/images\/[A-Za-z0-9_-]+\.jpg$/;
 
 class JsonlWriter {
@@ -335,6 +337,7 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
         else figuresOf.set(parsed.data.articleId, [parsed.data]);
       }
 
+      const sizes = await imageSizes(extract.root, figuresOf.values());
       for (const article of articles) {
         const figures = (figuresOf.get(article.id) ?? []).sort((a, b) => a.index - b.index);
         figuresOf.delete(article.id);
@@ -359,7 +362,7 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
             continue;
           }
           for (const [imageIndex, image] of figure.images.entries()) {
-            const problem = await imageProblem(extract.root, image, seen);
+            const problem = imageProblem(image, seen, sizes);
             if (problem) {
               plan.leftOut.samplesFailed++;
               await fail(unit.id, image.key, 'image', problem.code, problem.message);
@@ -418,25 +421,36 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
   return plan;
 }
 
-async function imageProblem(
-  extractRoot: string,
+/** Sizes of the unit's stored images (-1: missing), stat'ed a few at a time: one by one, the waits add up. */
+async function imageSizes(extractRoot: string, figures: Iterable<FigureRecord[]>): Promise<Map<string, number>> {
+  const limit = pLimit(STATS_IN_FLIGHT);
+  const files = new Set<string>();
+  for (const list of figures) for (const f of list) if (f.status === 'ok') for (const i of f.images) if (IMAGE_FILE.test(i.file)) files.add(i.file);
+  const sizes = new Map<string, number>();
+  await Promise.all(
+    [...files].map((file) =>
+      limit(async () => {
+        sizes.set(file, await stat(join(extractRoot, file)).then((s) => s.size, () => -1));
+      }),
+    ),
+  );
+  return sizes;
+}
+
+function imageProblem(
   image: ImageRecord,
   seen: Set<string>,
-): Promise<{ code: string; message: string } | undefined> {
+  sizes: Map<string, number>,
+): { code: string; message: string } | undefined {
   if (image.key.length > MAX_KEY_LENGTH || !KEY_PATTERN.test(image.key)) {
     return { code: 'KEY_INVALID', message: `key must match ${KEY_PATTERN} and have at most ${MAX_KEY_LENGTH} characters` };
   }
   if (seen.has(image.key)) return { code: 'DUPLICATE_KEY', message: 'the article holds this image key twice' };
   // The record names the file: never follow it out of the extract folder.
   if (!IMAGE_FILE.test(image.file)) return { code: 'RECORD_INVALID', message: `unexpected image path "${image.file}"` };
-  try {
-    const info = await stat(join(extractRoot, image.file));
-    if (info.size !== image.bytes) {
-      return { code: 'IMAGE_SIZE_MISMATCH', message: `stored image has ${info.size} bytes, its record says ${image.bytes}` };
-    }
-  } catch {
-    return { code: 'IMAGE_MISSING', message: `stored image ${image.file} is missing` };
-  }
+  const size = sizes.get(image.file) ?? -1;
+  if (size < 0) return { code: 'IMAGE_MISSING', message: `stored image ${image.file} is missing` };
+  if (size !== image.bytes) return { code: 'IMAGE_SIZE_MISMATCH', message: `stored image has ${size} bytes, its record says ${image.bytes}` };
   return undefined;
 }
 

@@ -108,6 +108,11 @@ export async function runLoad(
     log: ctx.log,
   });
   const groups = plan.groups.filter((g) => g.samples > 0);
+  const planned = Date.now();
+  ctx.log.info(
+    { samples: groups.reduce((a, g) => a + g.samples, 0), shards: groups.reduce((a, g) => a + g.shards.length, 0), ms: planned - started },
+    'load planned',
+  );
   for (const g of groups) {
     if (g.shards.length > MAX_SHARDS_PER_GROUP) {
       throw new UsageError('TOO_MANY_SHARDS', `${g.group} would need ${g.shards.length} shards; a folder holds at most ${MAX_SHARDS_PER_GROUP}`, {
@@ -135,6 +140,8 @@ export async function runLoad(
     return out;
   });
 
+  const tabled = Date.now();
+  ctx.log.info({ ms: tabled - planned }, 'index and article tables written');
   const totalSamples = groups.reduce((a, g) => a + g.samples, 0);
   ctx.progress.start(totalSamples, 'load');
   const written: { shardsWritten: number; shardsReused: number } = { shardsWritten: 0, shardsReused: 0 };
@@ -146,6 +153,7 @@ export async function runLoad(
   } finally {
     ctx.progress.stop();
   }
+  const sharded = Date.now();
 
   await removeStale(datasetDir, plan.groups);
   await rename(plan.failuresStaging, paths.failures);
@@ -192,7 +200,7 @@ export async function runLoad(
     ...summary,
     datasetDir,
     manifest: paths.manifest,
-    run: { ...written, ms: Date.now() - started },
+    run: { ...written, ms: Date.now() - started, planMs: planned - started, tablesMs: tabled - planned, shardsMs: sharded - tabled },
   };
   ctx.log.info({ datasetDir, samples: result.samples, shards: result.shards, ...written, ms: result.run.ms }, 'load finished');
   return result;

@@ -44,7 +44,8 @@ export interface DatasetSummary {
 export interface LoadSummary extends DatasetSummary {
   datasetDir: string;
   manifest: string;
-  run: { shardsWritten: number; shardsReused: number; ms: number };
+  /** What this run did, and where its time went (plan, index tables, shards). */
+  run: { shardsWritten: number; shardsReused: number; ms: number; planMs: number; tablesMs: number; shardsMs: number };
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -92,9 +93,9 @@ export function formatLoadSummary(s: LoadSummary): string {
       `  ds = wds.WebDataset(${JSON.stringify(`${dir}/${spec}`)}).decode("pil").to_tuple("jpg", "txt", "json")`,
       '  image, caption, meta = next(iter(ds))',
       '',
-      'Or load it with Hugging Face datasets:',
+      'Or load it with Hugging Face datasets (the card in the folder names the configs and types):',
       '  from datasets import load_dataset',
-      `  ds = load_dataset("webdataset", data_files={"train": ${JSON.stringify(`${dir}/*.tar`)}}, split="train")`,
+      `  ds = load_dataset(${JSON.stringify(s.datasetDir)}, ${JSON.stringify(first.group)}, split="train")`,
       '  print(ds[0]["txt"], ds[0]["json"]["article_title"])',
     );
   }

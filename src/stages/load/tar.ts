@@ -110,7 +110,7 @@ export async function writeShard(
     // The file may still be opening: wait until it is closed, or rm would race the open.
     if (!out.closed) {
       // Not once(): it rejects when a write in flight reports the destroy as an error.
-      const closed = new Promise((resolve) => out.once('close', resolve));
+      const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
       out.destroy();
       await closed;
     }
