@@ -131,6 +131,22 @@ describe('verify', () => {
     assert.ok(defects.some((x) => x.code === 'INDEX_MISMATCH' && x.file === 'other/000000.tar' && x.offset === 0));
   });
 
+  test('a key that two groups index: DUPLICATE_KEY', async () => {
+    const { defects } = await damaged('dupe', async (d) => {
+      const { withDuckDb, sqlString } = await import('../src/stages/load/parquet.js');
+      const other = join(d, 'index/other.parquet');
+      const commercial = join(d, 'index/commercial.parquet');
+      await withDuckDb(async (conn) => {
+        await conn.run(
+          `COPY (SELECT * FROM read_parquet(${sqlString(other)}) UNION ALL (SELECT * FROM read_parquet(${sqlString(commercial)}) LIMIT 1)) TO ${sqlString(other + '.new')} (FORMAT parquet)`,
+        );
+      });
+      await writeFile(other, await readFile(other + '.new'));
+      await rm(other + '.new');
+    });
+    assert.ok(defects.some((x) => x.code === 'DUPLICATE_KEY' && x.file.startsWith('commercial/')), JSON.stringify(defects));
+  });
+
   test('an image that does not decode, though extract recorded its hash: IMAGE_DECODE at its member', async () => {
     const out = join(dir, 'broken-image');
     const fx = await buildExtractFixture(out);

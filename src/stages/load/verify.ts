@@ -110,12 +110,6 @@ export async function runVerify(
         const indexPath = join(root, entry.index.file);
         const indexOk = (await stat(indexPath).catch(() => null)) !== null;
         if (indexOk) {
-          const dupes = await conn.runAndReadAll(
-            `SELECT key, count(*)::INTEGER FROM read_parquet(${sqlString(indexPath)}) GROUP BY key HAVING count(*) > 1 ORDER BY key LIMIT 100`,
-          );
-          for (const [key, n] of dupes.getRowsJS()) {
-            defect({ file: entry.index.file, offset: null, key: String(key), code: 'DUPLICATE_KEY', message: `key occurs ${String(n)} times in the index` });
-          }
           const rows = await conn.runAndReadAll(`SELECT count(*)::BIGINT FROM read_parquet(${sqlString(indexPath)})`);
           const count = Number(rows.getRowsJS()[0]![0]);
           if (count !== entry.samples) {
@@ -151,6 +145,19 @@ export async function runVerify(
         }
         if (groupSamples !== entry.samples) {
           defect({ file: `${group}/`, offset: null, key: '', code: 'STATS_MISMATCH', message: `shards hold ${groupSamples} samples, the manifest says ${entry.samples}` });
+        }
+      }
+      // Keys are unique across the whole dataset, not only within a group.
+      const indexes: string[] = [];
+      for (const g of manifest.groups) {
+        if ((await stat(join(root, g.index.file)).catch(() => null)) !== null) indexes.push(sqlString(join(root, g.index.file)));
+      }
+      if (indexes.length > 0) {
+        const dupes = await conn.runAndReadAll(
+          `SELECT key, count(*)::INTEGER, min(shard) FROM read_parquet([${indexes.join(', ')}]) GROUP BY key HAVING count(*) > 1 ORDER BY key LIMIT 100`,
+        );
+        for (const [key, n, shard] of dupes.getRowsJS()) {
+          defect({ file: String(shard), offset: null, key: String(key), code: 'DUPLICATE_KEY', message: `key occurs ${String(n)} times in the index` });
         }
       }
     });
