@@ -2,6 +2,10 @@
 import { Command } from 'commander';
 import { extractCommand } from './commands/extract.js';
 import { parseCommand } from './commands/parse.js';
+import { loadCommand } from './commands/load.js';
+import { runCommand } from './commands/run.js';
+import { verifyCommand } from './commands/verify.js';
+import { queryCommand } from './commands/query.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -13,5 +17,9 @@ export function buildProgram(deps: ProgramDeps): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .addCommand(extractCommand(deps))
+    .addCommand(loadCommand(deps))
+    .addCommand(runCommand(deps))
+    .addCommand(verifyCommand(deps))
+    .addCommand(queryCommand(deps))
     .addCommand(parseCommand());
 }

@@ -119,3 +119,41 @@ export function createStageContext(flags: CommonFlags, signal: AbortSignal): Sta
 export function printSummary(flags: CommonFlags, summary: unknown, human: string): void {
   process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : human + '\n');
 }
+
+export interface LoadFlags extends CommonFlags {
+  out: string;
+  dataset?: string;
+  shardMaxBytes?: string;
+  shardMaxSamples?: string;
+  denormalized?: boolean;
+  subArticles: boolean;
+  snapshotDate?: string;
+}
+
+export function addLoadFlags(cmd: Command): Command {
+  return cmd
+    .option('--dataset <dir>', 'dataset folder (default <out>/dataset)')
+    .option('--shard-max-bytes <n>', 'cut shards before this size (default 1e9)')
+    .option('--shard-max-samples <n>', 'cut shards at this many samples (default 10000)')
+    .option('--denormalized', "BIOMEDICA's layout: article text and figure set repeated in every sample")
+    .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
+    .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)');
+}
+
+export async function loadOptionsFromFlags(flags: LoadFlags) {
+  const { LoadOptions } = await import('../stages/load/run-load.js');
+  const parsed = LoadOptions.safeParse({
+    outDir: flags.out,
+    datasetDir: flags.dataset,
+    shardMaxBytes: flags.shardMaxBytes,
+    shardMaxSamples: flags.shardMaxSamples,
+    denormalized: flags.denormalized ?? false,
+    includeSubArticles: flags.subArticles,
+    snapshotDate: flags.snapshotDate,
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError('FLAG_INVALID', `--${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}

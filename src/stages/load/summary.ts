@@ -75,7 +75,7 @@ export function formatLoadSummary(s: LoadSummary): string {
   lines.push(`Failures in extract: ${counts(s.failures.extract)}.`);
   lines.push(`Failures in load: ${counts(s.failures.load)}${Object.keys(s.failures.load).length ? ` (see ${s.datasetDir}/failures.jsonl)` : ''}.`);
   if (s.labelled) lines.push(`By panel type: ${counts(s.byPanelType)}.`);
-  else lines.push('Labels: none yet (run biomedica transform to fill the cluster and label fields).');
+  else lines.push('Labels: none (no transform/ output in the run folder): image_cluster_id is -1 and the label fields are empty.');
   lines.push(
     `Shards written ${n(s.run.shardsWritten)}, unchanged ${n(s.run.shardsReused)}, in ${(s.run.ms / 1000).toFixed(1)} s.`,
   );

@@ -1,0 +1,29 @@
+import { Command } from 'commander';
+import type { ProgramDeps } from '../program.js';
+import {
+  addCommonFlags,
+  addExtractFlags,
+  addLoadFlags,
+  configFromExtractFlags,
+  createStageContext,
+  filterFromConfig,
+  loadOptionsFromFlags,
+  printSummary,
+  type ExtractFlags,
+  type LoadFlags,
+} from '../shared.js';
+
+export function runCommand(deps: ProgramDeps): Command {
+  const cmd = new Command('run').description('every stage in order: extract → load (transform slots in between)');
+  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags) => {
+    const config = configFromExtractFlags(flags);
+    const filter = filterFromConfig(config);
+    const ctx = createStageContext(flags, deps.signal);
+    const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
+    const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
+    const extract = await extractFromConfig(config, flags.out, filter, ctx);
+    const load = await runLoad(await loadOptionsFromFlags(flags), ctx);
+    printSummary(flags, { extract, load }, `${formatExtractSummary(extract)}\n\n${formatLoadSummary(load)}`);
+  });
+  return cmd;
+}

@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { ManifestError } from '../../errors.js';
+import type { ProgramDeps } from '../program.js';
+import { addCommonFlags, createStageContext, printSummary, type CommonFlags } from '../shared.js';
+
+interface VerifyFlags extends CommonFlags {
+  decode: boolean;
+  maxDefects?: string;
+}
+
+export function verifyCommand(deps: ProgramDeps): Command {
+  const cmd = new Command('verify')
+    .description('re-read every shard: tar integrity, keys, JSON schema, image decoding, index agreement')
+    .argument('<dataset>', 'dataset folder written by load')
+    .option('--no-decode', 'skip decoding every image (the slow part)')
+    .option('--max-defects <n>', 'defects listed in the report (all are counted)');
+  addCommonFlags(cmd).action(async (dataset: string, flags: VerifyFlags) => {
+    const ctx = createStageContext(flags, deps.signal);
+    const { runVerify, formatVerifyReport } = await import('../../stages/load/verify.js');
+    const report = await runVerify(dataset, ctx, {
+      decodeImages: flags.decode,
+      maxDefects: flags.maxDefects === undefined ? undefined : Number(flags.maxDefects),
+    });
+    printSummary(flags, report, formatVerifyReport(report));
+    if (!report.ok) {
+      throw new ManifestError('VERIFY_DEFECTS', `${report.defectCount} defects in ${dataset}`, {
+        hint: 'rerun biomedica load on the same run folder: damaged shards are rewritten',
+      });
+    }
+  });
+  return cmd;
+}
