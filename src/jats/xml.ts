@@ -1,16 +1,17 @@
 /**
  * Article XML → fast-xml-parser's ordered tree, safely.
  *
- * fast-xml-parser accepts malformed XML without complaint, so XMLValidator runs first. Entities are
+ * fast-xml-parser accepts malformed XML without complaint, so ./wellformed.ts checks it first. Entities are
  * decoded by our own decoder (the parser's `entityDecoder` hook): numeric references, the HTML/MathML
  * named set that JATS DTDs declare, and, under hard limits, the plain-text entities of an internal
  * DOCTYPE subset. Nothing is ever fetched: external DTDs are ignored and external or parameter
  * entities are refused. Every failure is an ItemError: XML_MALFORMED, XML_ENTITY, XML_TOO_DEEP,
  * XML_TOO_LARGE or XML_ENCODING.
  */
-import { XMLParser, XMLValidator, type X2jOptions } from 'fast-xml-parser';
+import { XMLParser, type X2jOptions } from 'fast-xml-parser';
 import { ItemError } from '../errors.js';
 import { NAMED_ENTITIES } from './entities.js';
+import { findSyntaxError } from './wellformed.js';
 
 /** Larger than any real article (PMC's biggest nxml files are tens of MB); bounds memory per item. */
 export const MAX_XML_BYTES = 256 * 1024 * 1024;
@@ -359,6 +360,17 @@ function checkEntityDecl(xml: string, start: number): number {
   return close === -1 ? xml.length : close + 1;
 }
 
+/** 'line L, column C' (1-based) of a UTF-16 offset; computed only when reporting an error. */
+function lineAndColumn(xml: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = xml.indexOf('\n'); i !== -1 && i < offset; i = xml.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
 function isXmlSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13;
 }
@@ -367,11 +379,9 @@ function isXmlSpace(c: number): boolean {
 export function parseXmlTree(input: Buffer | string): XmlNode[] {
   const xml = decodeXml(input);
   checkProlog(xml);
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    const { msg, line, col } = valid.err;
-    const where = typeof col === 'number' ? `line ${line}, column ${col}` : `line ${line}`;
-    throw new ItemError('XML_MALFORMED', `${msg} (${where})`, {
+  const syntax = findSyntaxError(xml);
+  if (syntax !== null) {
+    throw new ItemError('XML_MALFORMED', `${syntax.message} (${lineAndColumn(xml, syntax.offset)})`, {
       hint: 'the file is not well-formed XML; fetch it again or skip it',
     });
   }
