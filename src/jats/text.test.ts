@@ -31,6 +31,18 @@ describe('one-line text (captions, titles, paragraphs)', () => {
     assert.equal(collapseSpace('\u2009x\u2009'), '\u2009x\u2009');
   });
 
+  test('collapseSpace: every run of XML whitespace becomes one space, edges trimmed', () => {
+    // The plain definition, against every string of up to 5 characters over a small alphabet.
+    const reference = (text: string): string => text.replace(/[ \t\n\r]+/g, ' ').replace(/^ | $/g, '');
+    const alphabet = [' ', '\t', '\n', '\r', 'a', '\u00a0'];
+    let strings = [''];
+    for (let length = 1; length <= 5; length++) {
+      strings = strings.flatMap((s) => (s.length === length - 1 ? alphabet.map((c) => s + c) : []));
+      for (const s of strings) assert.equal(collapseSpace(s), reference(s), JSON.stringify(s));
+    }
+    assert.equal(collapseSpace('one two  three\tfour\nfive \r\n six '), 'one two three four five six');
+  });
+
   test('MathML gives its token characters, not its indentation or annotations', () => {
     const math = `<p>so <inline-formula><mml:math ${MML}>
       <mml:semantics><mml:mrow>

@@ -30,11 +30,16 @@ export const FLOAT_TAGS: ReadonlySet<string> = new Set([
   'fig', 'fig-group', 'table-wrap', 'table-wrap-group', 'supplementary-material', 'ref-list',
 ]);
 
-const XML_SPACE_RUN = /[ \t\n\r]+/g;
+/**
+ * Whitespace runs that collapsing changes: two or more characters, or one that is not a space. A lone
+ * space, by far the most common run, is not matched: replacing every run (/[ \t\n\r]+/g) copied
+ * every gap between words and was a third of the extraction time.
+ */
+const XML_SPACE_TO_COLLAPSE = /[ \t\n\r]{2,}|[\t\n\r]/g;
 
 /** Collapses runs of XML whitespace to one space and trims them (String#trim would also eat U+2009). */
 export function collapseSpace(text: string): string {
-  const collapsed = text.replace(XML_SPACE_RUN, ' ');
+  const collapsed = text.replace(XML_SPACE_TO_COLLAPSE, ' ');
   const start = collapsed.charCodeAt(0) === 32 ? 1 : 0;
   const end = collapsed.length > start && collapsed.charCodeAt(collapsed.length - 1) === 32 ? collapsed.length - 1 : collapsed.length;
   return start === 0 && end === collapsed.length ? collapsed : collapsed.slice(start, end);

@@ -1,14 +1,16 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XMLParser } from 'fast-xml-parser';
 import { ItemError } from '../errors.js';
 import { parseArticles } from './parse.js';
-import { MAX_ELEMENT_DEPTH, MAX_ENTITY_EXPANSION_CHARS, MAX_ENTITY_VALUE_CHARS, parseXmlTree } from './xml.js';
+import { MAX_ELEMENT_DEPTH, MAX_ENTITY_EXPANSION_CHARS, MAX_ENTITY_VALUE_CHARS, PARSER_OPTIONS, decodeXml, parseXmlTree } from './xml.js';
 
 function rejects(xml: string | Buffer, code: string): ItemError {
   let caught: unknown;
@@ -141,3 +143,42 @@ describe('entities and encodings', () => {
     rejects(Buffer.from(`<?xml version="1.0" encoding="Shift_JIS"?>${article('x')}`, 'latin1'), 'XML_ENCODING');
   });
 });
+
+describe('namespace prefixes', () => {
+  // Our callbacks replace fast-xml-parser's removeNSPrefix (cheaper); the trees must not differ.
+  const reference = new XMLParser({
+    ...PARSER_OPTIONS,
+    removeNSPrefix: true,
+    transformTagName: false,
+    transformAttributeName: false,
+    ignoreAttributes: false,
+  });
+
+  test('prefixed tags and attributes, namespace declarations, odd names: the same tree as removeNSPrefix', () => {
+    const xml =
+      '<article xmlns="urn:a" xmlns:mml="urn:m" xmlns:xlink="urn:x" xml:lang="en" a:b:c="3" p:="dropped" :lead="4" q::r="5">' +
+      '<mml:math><mml:mi mathvariant="bold">x</mml:mi><mml:none/><mml:mspace width="1em"/></mml:math>' +
+      '<graphic xlink:href="f1.jpg" xlink:type="simple"/><fig id="f"><x:y:z></x:y:z></fig><only xmlns:q="urn:q"/></article>';
+    const tree = parseXmlTree(xml);
+    assert.deepEqual(tree, reference.parse(xml));
+    const root = tree[0]!;
+    assert.deepEqual(root[':@'], { lang: 'en', 'a:b:c': '3', lead: '4', 'q::r': '5' });
+    assert.equal(tagOfFirst(root['article'] as Record<string, unknown>[]), 'math');
+  });
+
+  test('corpus files (every other one, for time): the same tree as removeNSPrefix', () => {
+    const nxml = resolve(fileURLToPath(new URL('../../', import.meta.url)), '../shared/corpus/nxml');
+    const files = (dir: string): string[] =>
+      readdirSync(dir).sort().flatMap((name) => (statSync(join(dir, name)).isDirectory() ? files(join(dir, name)) : [join(dir, name)]));
+    const sample = files(nxml).filter((_, i) => i % 2 === 0);
+    assert.ok(sample.length > 100);
+    for (const path of sample) {
+      const xml = decodeXml(readFileSync(path));
+      assert.deepEqual(parseXmlTree(xml), reference.parse(xml), path);
+    }
+  });
+});
+
+function tagOfFirst(nodes: readonly Record<string, unknown>[]): string {
+  return Object.keys(nodes[0]!)[0]!;
+}

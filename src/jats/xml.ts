@@ -184,11 +184,38 @@ function entityError(message: string): ItemError {
 
 const decoder = new EntityDecoder();
 
-const PARSER_OPTIONS: X2jOptions = {
+/*
+ * Namespace prefixes are removed by these callbacks rather than by fast-xml-parser's removeNSPrefix,
+ * which splits every attribute name on ':' twice; the tree is the same. Tags lose what precedes
+ * their first ':'. An attribute `p:name` becomes `name` (a name with two colons is kept whole), and
+ * namespace declarations (`xmlns`, `xmlns:p`) and names ending in their only ':' are dropped. One
+ * difference, on names XML namespaces forbid: fast-xml-parser applies transformTagName twice to an
+ * empty element, so `<a:b:c/>` becomes `c` where removeNSPrefix gave `b:c`.
+ */
+function localTagName(name: string): string {
+  const colon = name.indexOf(':');
+  return colon === -1 ? name : name.slice(colon + 1);
+}
+
+function localAttrName(name: string): string {
+  const colon = name.indexOf(':');
+  return colon === -1 || name.indexOf(':', colon + 1) !== -1 ? name : name.slice(colon + 1);
+}
+
+function isDroppedAttr(name: string): boolean {
+  const colon = name.indexOf(':');
+  if (colon === -1) return name === 'xmlns';
+  return (colon === 5 && name.startsWith('xmlns')) || colon === name.length - 1;
+}
+
+/** Exported for the test that checks the prefix callbacks against fast-xml-parser's removeNSPrefix. */
+export const PARSER_OPTIONS: Readonly<X2jOptions> = {
   preserveOrder: true,
-  ignoreAttributes: false,
+  ignoreAttributes: isDroppedAttr,
   attributeNamePrefix: '',
-  removeNSPrefix: true,
+  removeNSPrefix: false,
+  transformTagName: localTagName,
+  transformAttributeName: localAttrName,
   // Mixed content: the spaces around inline markup are part of the text.
   trimValues: false,
   parseTagValue: false,
