@@ -111,6 +111,12 @@ describe('findSyntaxError', () => {
     rejects('<a><!foo></a>', /'<!' that starts no comment/);
     rejects('<a><!doctype a></a>', /'<!' that starts no comment/);
     accepts('<a><!-- < & "\' --><![CDATA[ <b> & </c> ]]><?pi <x> & ?></a>');
+    // fast-xml-parser pairs quotes across a PI's end: it would swallow <b> and <c> silently.
+    rejects("<a><?pi don't?><b>x</b><c>it's</c><?x?></a>", /unpaired quote/, '<?pi');
+    rejects("<a><?pi don't?><b>x</b></a>", /unpaired quote/);
+    accepts('<a><?pi a="1" b=\'it"s\'?></a>');
+    rejects('<a><?pi a="?>"?></a>', /unpaired quote/);
+    accepts(`<?xml version='1.0' encoding="UTF-8"?><a><?pi x?></a>`);
     accepts('<?xml version="1.0" encoding="UTF-8"?>\n<?xml-stylesheet href="x.xsl"?>\n<!-- c -->\n<a/>\n<!-- after -->\n<?pi?>\n');
     accepts('<!DOCTYPE article PUBLIC "-//NLM//DTD JATS (Z39.96) Journal Publishing DTD v1.2 20190208//EN" "JATS-journalpublishing1.dtd">\n<article/>');
     accepts('<!DOCTYPE a [\n<!ENTITY gt2 ">>">\n<!-- a comment that isn\'t quoted ] > -->\n<!ENTITY b \']\'>\n<!ELEMENT a (#PCDATA)>\n]>\n<a>&gt2;&b;</a>');
