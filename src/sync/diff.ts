@@ -1,7 +1,7 @@
 /**
  * Merge-join of the sorted listing with the sorted previous state, one article (PMCID) at a time.
- * Both inputs stream, so memory holds one article's versions whatever the inventory size. The
- * caller decides what a group means (src/sources/cloud/select.ts); this only pairs rows.
+ * Both inputs stream in batches, so memory holds a batch of articles whatever the inventory size.
+ * The caller decides what a group means (src/sources/cloud/select.ts); this only pairs rows.
  */
 import { compareVersions, type VersionRow } from './rows.js';
 import type { KeyedStateRow } from './state.js';
@@ -14,42 +14,93 @@ export interface ArticleGroup {
   previous: KeyedStateRow[];
 }
 
-async function* peekable<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
-  yield* source;
+/** Reads a batched stream one item at a time without a promise per item. */
+class Cursor<T> {
+  private batch: T[] = [];
+  private index = 0;
+  private done = false;
+  constructor(private readonly source: AsyncIterator<T[]>) {}
+
+  /** The current item, loading the next batch when needed; undefined at the end. */
+  async peek(): Promise<T | undefined> {
+    while (this.index >= this.batch.length) {
+      if (this.done) return undefined;
+      const next = await this.source.next();
+      if (next.done) {
+        this.done = true;
+        return undefined;
+      }
+      this.batch = next.value;
+      this.index = 0;
+    }
+    return this.batch[this.index];
+  }
+  /** Synchronous peek while the batch lasts; `null` means "call peek()". */
+  peekSync(): T | undefined | null {
+    if (this.index < this.batch.length) return this.batch[this.index];
+    return this.done ? undefined : null;
+  }
+  advance(): void {
+    this.index++;
+  }
+  async close(): Promise<void> {
+    await this.source.return?.();
+  }
+}
+
+async function head<T>(c: Cursor<T>): Promise<T | undefined> {
+  const v = c.peekSync();
+  return v === null ? c.peek() : v;
 }
 
 /**
- * Groups by PMCID number. A repeated version in the listing (which S3 Inventory should never
- * produce) keeps its last row, so one version never yields two articles.
+ * Groups by PMCID number, `batchSize` groups per yielded batch. A repeated version in the listing
+ * (which S3 Inventory should never produce) keeps its last row, so one version never yields two
+ * articles.
  */
 export async function* diffGroups(
-  current: AsyncIterable<VersionRow>,
-  previous: AsyncIterable<KeyedStateRow>,
-): AsyncGenerator<ArticleGroup> {
-  const cur = peekable(current);
-  const prev = peekable(previous);
-  let c = await cur.next();
-  let p = await prev.next();
+  current: AsyncIterable<VersionRow[]>,
+  previous: AsyncIterable<KeyedStateRow[]>,
+  batchSize = 1024,
+): AsyncGenerator<ArticleGroup[]> {
+  const cur = new Cursor(current[Symbol.asyncIterator]());
+  const prev = new Cursor(previous[Symbol.asyncIterator]());
   let lastCurrent: VersionRow | undefined;
   let lastPrevious: KeyedStateRow | undefined;
-  while (!c.done || !p.done) {
-    const pmcNum = c.done ? p.value!.pmcNum : p.done ? c.value.pmcNum : Math.min(c.value.pmcNum, p.value.pmcNum);
-    const group: ArticleGroup = { pmcNum, current: [], previous: [] };
-    while (!c.done && c.value.pmcNum === pmcNum) {
-      if (lastCurrent && compareVersions(lastCurrent, c.value) > 0) throw outOfOrder('listing', lastCurrent, c.value);
-      const last = group.current[group.current.length - 1];
-      if (last && last.version === c.value.version) group.current[group.current.length - 1] = c.value;
-      else group.current.push(c.value);
-      lastCurrent = c.value;
-      c = await cur.next();
+  let out: ArticleGroup[] = [];
+  try {
+    for (;;) {
+      let c = await head(cur);
+      let p = await head(prev);
+      if (c === undefined && p === undefined) break;
+      const pmcNum = c === undefined ? p!.pmcNum : p === undefined ? c.pmcNum : Math.min(c.pmcNum, p.pmcNum);
+      const group: ArticleGroup = { pmcNum, current: [], previous: [] };
+      while (c !== undefined && c.pmcNum === pmcNum) {
+        if (lastCurrent && compareVersions(lastCurrent, c) > 0) throw outOfOrder('listing', lastCurrent, c);
+        const last = group.current[group.current.length - 1];
+        if (last && last.version === c.version) group.current[group.current.length - 1] = c;
+        else group.current.push(c);
+        lastCurrent = c;
+        cur.advance();
+        c = await head(cur);
+      }
+      while (p !== undefined && p.pmcNum === pmcNum) {
+        if (lastPrevious && compareVersions(lastPrevious, p) > 0) throw outOfOrder('state', lastPrevious, p);
+        group.previous.push(p);
+        lastPrevious = p;
+        prev.advance();
+        p = await head(prev);
+      }
+      out.push(group);
+      if (out.length >= batchSize) {
+        yield out;
+        out = [];
+      }
     }
-    while (!p.done && p.value.pmcNum === pmcNum) {
-      if (lastPrevious && compareVersions(lastPrevious, p.value) > 0) throw outOfOrder('state', lastPrevious, p.value);
-      group.previous.push(p.value);
-      lastPrevious = p.value;
-      p = await prev.next();
-    }
-    yield group;
+    if (out.length > 0) yield out;
+  } finally {
+    await cur.close();
+    await prev.close();
   }
 }
 

@@ -20,7 +20,7 @@ import type { SourceFilter } from '../sources/types.js';
 import { Plan, UnitWriter, readPlanUnit } from '../stages/extract/plan.js';
 import type { ExtractPlanner } from '../stages/extract/run-extract.js';
 import { diffGroups } from './diff.js';
-import { readStateRows, readSyncState, statePaths, StateWriter, type KeyedStateRow, type SyncState } from './state.js';
+import { commitSyncState, readStateRows, readSyncState, statePaths, StateWriter, type KeyedStateRow, type SyncState } from './state.js';
 
 export const PlanEpoch = z.object({
   id: z.number().int(),
@@ -149,39 +149,46 @@ class SyncPlanner implements ExtractPlanner {
     const readsBefore = this.source.counters.metadataReads;
 
     const rows = this.source.inventoryRows(this.options.filter, ctx.signal);
-    const previous: AsyncIterable<KeyedStateRow> = previousFile ? readStateRows(previousFile) : emptyRows();
+    const previous: AsyncIterable<KeyedStateRow[]> = previousFile ? readStateRows(previousFile) : emptyRows();
     const outcomes = this.source.resolveGroups(diffGroups(rows, previous), this.options.filter, { full, retry, signal: ctx.signal });
     try {
-      for await (let outcome of outcomes) {
+      for await (const batch of outcomes) {
         if (ctx.signal.aborted) break;
-        groups.total++;
-        // Past the night's article limit nothing new is taken: the previous rows stand, so the
-        // rest is still "changed" tomorrow.
-        if (limit !== undefined && articles >= limit && !outcome.unchanged && (outcome.extract || outcome.tombstones.length > 0)) {
-          outcome = carriedOutcome({ pmcNum: Number(outcome.pmcid.slice(3)), previous: outcome.previous });
-        }
-        if (outcome.unchanged) groups.unchanged++;
-        if (outcome.deferred) {
-          groups.deferred++;
-          skipped['metadata-failed'] = (skipped['metadata-failed'] ?? 0) + 1;
-          ctx.log.warn({ pmcid: outcome.pmcid, ...outcome.deferred }, 'metadata unreadable, article kept as it was');
-        }
-        for (const s of outcome.skips) skipped[s.reason] = (skipped[s.reason] ?? 0) + 1;
-        if (outcome.extract) {
-          if (!writer) {
-            const id = unitId(firstUnit + newUnits.length);
-            writer = new UnitWriter(id, paths.planUnit(id));
+        for (let outcome of batch) {
+          groups.total++;
+          // Past the night's article limit nothing new is taken: the previous rows stand, so the
+          // rest is still "changed" tomorrow.
+          if (limit !== undefined && articles >= limit && !outcome.unchanged && (outcome.extract || outcome.tombstones.length > 0)) {
+            outcome = carriedOutcome({ pmcNum: Number(outcome.pmcid.slice(3)), previous: outcome.previous });
           }
-          outcome.extract.row.unit = writer.id;
-          await writer.add(outcome.extract.ref);
-          articles++;
-          if (writer.count >= this.options.unitSize) {
-            newUnits.push(await writer.finish());
-            writer = undefined;
+          if (outcome.unchanged) {
+            groups.unchanged++;
+            for (const row of outcome.rows) stateWriter.add(row);
+            continue;
           }
+          if (outcome.deferred) {
+            groups.deferred++;
+            skipped['metadata-failed'] = (skipped['metadata-failed'] ?? 0) + 1;
+            ctx.log.warn({ pmcid: outcome.pmcid, ...outcome.deferred }, 'metadata unreadable, article kept as it was');
+          }
+          for (const s of outcome.skips) skipped[s.reason] = (skipped[s.reason] ?? 0) + 1;
+          if (outcome.extract) {
+            if (!writer) {
+              const id = unitId(firstUnit + newUnits.length);
+              writer = new UnitWriter(id, paths.planUnit(id));
+            }
+            outcome.extract.row.unit = writer.id;
+            await writer.add(outcome.extract.ref);
+            articles++;
+            if (writer.count >= this.options.unitSize) {
+              newUnits.push(await writer.finish());
+              writer = undefined;
+            }
+          }
+          for (const row of outcome.rows) stateWriter.add(row);
+          for (const t of outcome.tombstones) tombstones.push(t);
         }
-        for (const row of outcome.rows) await stateWriter.add(row);
-        tombstones.push(...outcome.tombstones);
+        await stateWriter.flush();
       }
       if (ctx.signal.aborted) throw ctx.signal.reason;
       if (writer) newUnits.push(await writer.finish());
@@ -309,7 +316,7 @@ class SyncPlanner implements ExtractPlanner {
       retry: [...failed].sort(),
     };
     const paths = statePaths(outDir);
-    await writeJsonAtomic(paths.state, state);
+    await commitSyncState(outDir, state);
     for (const name of await readdir(paths.dir)) {
       if (name.startsWith('versions-') && name !== last.stateFile) await rm(join(paths.dir, name), { force: true });
     }
@@ -334,5 +341,5 @@ function summaryOf(epoch: PlanEpoch, previousSnapshotDate: string, resumed: bool
   };
 }
 
-async function* emptyRows(): AsyncGenerator<KeyedStateRow> {}
+async function* emptyRows(): AsyncGenerator<KeyedStateRow[]> {}
 

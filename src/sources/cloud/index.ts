@@ -22,31 +22,23 @@ import { extractPaths } from '../../manifest/extract-manifest.js';
 import { readJsonIfExists } from '../../manifest/io.js';
 import { createHttpClient, type HttpClient } from '../../transport/http.js';
 import { diffGroups, type ArticleGroup } from '../../sync/diff.js';
-import { sortLines } from '../../sync/external-sort.js';
 import { orderedMap } from '../../sync/ordered.js';
-import { decodeSortLine, encodeSortLine, type VersionRow } from '../../sync/rows.js';
+import type { VersionRow } from '../../sync/rows.js';
 import type { KeyedStateRow } from '../../sync/state.js';
 import type { ArticlePackage, ArticleRef, Source, SourceDescriptor, SourceFilter } from '../types.js';
 import {
   fetchInventoryFiles,
   folderToIso,
   newestInventory,
-  readInventoryRows,
   loadInventoryManifest,
+  sortedInventoryRows,
   type InventoryReadStats,
   type InventorySnapshot,
 } from './inventory.js';
 import { imageMedia, md5Hex, objectUrl, parseVersionMetadata, splitVersionKey, type BucketObject, type VersionMetadata } from './metadata.js';
+import { createPacer } from './pacer.js';
 import { listAll } from './s3.js';
-import {
-  carriedOutcome,
-  isUnchanged,
-  resolveGroup,
-  unchangedOutcome,
-  type GroupOutcome,
-  type MetadataResult,
-  type SelectFilter,
-} from './select.js';
+import { resolveGroupStream, type GroupOutcome, type MetadataResult, type SelectFilter } from './select.js';
 
 export interface CloudSourceOptions {
   outDir: string;
@@ -72,10 +64,10 @@ export interface CloudSource extends Source {
   readonly counters: CloudCounters;
   /** The inventory the source lists from: the newest usable one, or the one an existing plan pinned. */
   useInventory(which: 'newest' | 'pinned', signal?: AbortSignal): Promise<InventorySnapshot>;
-  /** Sorted version rows of the selected inventory (parts downloaded to the out dir, externally sorted). */
-  inventoryRows(filter: SourceFilter, signal?: AbortSignal, stats?: InventoryReadStats): AsyncGenerator<VersionRow>;
-  /** One outcome per article group, in order, with bounded concurrency on metadata reads. */
-  resolveGroups(groups: AsyncIterable<ArticleGroup>, filter: SourceFilter, options: ResolveGroupsOptions): AsyncGenerator<GroupOutcome>;
+  /** Sorted version rows of the selected inventory (parts downloaded to the out dir, externally sorted), in batches. */
+  inventoryRows(filter: SourceFilter, signal?: AbortSignal, stats?: InventoryReadStats): AsyncGenerator<VersionRow[]>;
+  /** One outcome per article group, in order, in batches, with bounded concurrency on metadata reads. */
+  resolveGroups(groups: AsyncIterable<ArticleGroup[]>, filter: SourceFilter, options: ResolveGroupsOptions): AsyncGenerator<GroupOutcome[]>;
 }
 
 export async function createCloudSource(config: Config, options: CloudSourceOptions): Promise<CloudSource> {
@@ -84,7 +76,7 @@ export async function createCloudSource(config: Config, options: CloudSourceOpti
   return source;
 }
 
-const EMPTY: AsyncIterable<KeyedStateRow> = { async *[Symbol.asyncIterator]() {} };
+const EMPTY: AsyncIterable<KeyedStateRow[]> = { async *[Symbol.asyncIterator]() {} };
 
 class PmcCloudSource implements CloudSource {
   readonly counters: CloudCounters = { metadataReads: 0, metadataCacheHits: 0, listings: 0 };
@@ -107,7 +99,7 @@ class PmcCloudSource implements CloudSource {
       options.client ??
       createHttpClient({
         concurrency: config.network.connections,
-        requestsPerSecond: config.network.requestsPerSecond,
+        rateLimiter: createPacer(config.network.requestsPerSecond),
         retries: config.network.retries,
         retryBaseMs: config.network.retryBaseMs,
         retryMaxMs: config.network.retryMaxMs,
@@ -161,43 +153,34 @@ class PmcCloudSource implements CloudSource {
       }
       return this.snapshot;
     }
-    if (which === 'pinned' && this.snapshot) return this.snapshot;
+    // The newest one found when the source was made stands for the whole run.
+    if (this.snapshot && !this.pinnedFolder) return this.snapshot;
     this.snapshot = await newestInventory(this.client, this.base, prefix, this.log, signal);
     this.snapshotError = undefined;
     this.log.info({ inventory: this.snapshot.folder, parts: this.snapshot.files.length }, 'inventory selected');
     return this.snapshot;
   }
 
-  async *inventoryRows(filter: SourceFilter, signal?: AbortSignal, stats?: InventoryReadStats): AsyncGenerator<VersionRow> {
+  async *inventoryRows(filter: SourceFilter, signal?: AbortSignal, stats?: InventoryReadStats): AsyncGenerator<VersionRow[]> {
     if (!this.snapshot && this.snapshotError && !this.pinnedFolder) throw this.snapshotError;
     const snapshot = await this.useInventory('pinned', signal);
     const paths = await fetchInventoryFiles(this.client, this.base, snapshot, join(this.cacheDir, 'inventory'), this.log, signal);
-    const wanted = filter.pmcids;
-    const encoded = (async function* () {
-      for await (const row of readInventoryRows(paths, snapshot.columns, stats)) {
-        if (wanted && !wanted.has(`PMC${row.pmcNum}`)) continue;
-        yield encodeSortLine(row);
-      }
-    })();
     const tmpDir = join(this.cacheDir, `sort-${process.pid}-${Date.now().toString(36)}`);
     const started = Date.now();
     let rows = 0;
-    for await (const line of sortLines(encoded, { tmpDir, chunkLines: this.config.cloud.sortChunkRows, signal })) {
-      rows++;
-      yield decodeSortLine(line);
+    const sortOptions = { tmpDir, chunkRows: this.config.cloud.sortChunkRows, pmcids: filter.pmcids, signal };
+    for await (const batch of sortedInventoryRows(paths, snapshot.columns, sortOptions, stats)) {
+      rows += batch.length;
+      yield batch;
     }
     this.log.info({ rows, ms: Date.now() - started }, 'inventory read and sorted');
   }
 
-  resolveGroups(groups: AsyncIterable<ArticleGroup>, filter: SourceFilter, options: ResolveGroupsOptions): AsyncGenerator<GroupOutcome> {
-    const selectFilter = this.selectFilter(filter);
+  resolveGroups(groups: AsyncIterable<ArticleGroup[]>, filter: SourceFilter, options: ResolveGroupsOptions): AsyncGenerator<GroupOutcome[]> {
     const lookup = (row: VersionRow, key: string) => this.lookupMetadata(row, key, options.signal);
-    const window = Math.max(16, this.config.cloud.metadataConcurrency * 4);
-    return orderedMap(groups, window, (group) => {
-      if (options.signal?.aborted) return carriedOutcome(group);
-      if (group.previous.length > 0 && isUnchanged(group, options)) return unchangedOutcome(group);
-      return resolveGroup(group, { lookup, filter: selectFilter, full: options.full, retry: options.retry });
-    });
+    // Batches of up to 1024 groups; two in flight keep reads going while the consumer works.
+    const window = 2;
+    return resolveGroupStream(groups, { lookup, filter: this.selectFilter(filter), full: options.full, retry: options.retry }, window, options.signal);
   }
 
   private selectFilter(filter: SourceFilter): SelectFilter {
@@ -211,20 +194,22 @@ class PmcCloudSource implements CloudSource {
   }
 
   async *list(filter: SourceFilter, onSkip?: (ref: ArticleRef, reason: string) => void): AsyncIterable<ArticleRef> {
-    const groups = filter.pmcids ? this.groupsFromListings(filter.pmcids, onSkip) : diffGroups(this.inventoryRows(filter), EMPTY);
+    const groups = filter.pmcids ? this.groupsFromListings(filter.pmcids, onSkip) : diffGroups(this.inventoryRows(filter), EMPTY, 64);
     let yielded = 0;
     const outcomes = this.resolveGroups(groups, filter, { full: false, retry: new Set() });
     try {
-      for await (const outcome of outcomes) {
-        for (const skip of outcome.skips) onSkip?.(skip.ref, skip.reason);
-        if (outcome.deferred) {
-          this.log.warn({ pmcid: outcome.pmcid, ...outcome.deferred }, 'metadata unreadable, article left out');
-          onSkip?.({ ...placeholderRef(outcome.pmcid) }, 'metadata-failed');
-          continue;
+      for await (const batch of outcomes) {
+        for (const outcome of batch) {
+          for (const skip of outcome.skips) onSkip?.(skip.ref, skip.reason);
+          if (outcome.deferred) {
+            this.log.warn({ pmcid: outcome.pmcid, ...outcome.deferred }, 'metadata unreadable, article left out');
+            onSkip?.(placeholderRef(outcome.pmcid), 'metadata-failed');
+            continue;
+          }
+          if (!outcome.extract) continue;
+          yield outcome.extract.ref;
+          if (filter.limit !== undefined && ++yielded >= filter.limit) return;
         }
-        if (!outcome.extract) continue;
-        yield outcome.extract.ref;
-        if (filter.limit !== undefined && ++yielded >= filter.limit) return;
       }
     } finally {
       await outcomes.return(undefined);
@@ -232,7 +217,7 @@ class PmcCloudSource implements CloudSource {
   }
 
   /** Versions of each listed PMCID by prefix listing, in PMCID-number order. */
-  private groupsFromListings(pmcids: ReadonlySet<string>, onSkip?: (ref: ArticleRef, reason: string) => void): AsyncIterable<ArticleGroup> {
+  private groupsFromListings(pmcids: ReadonlySet<string>, onSkip?: (ref: ArticleRef, reason: string) => void): AsyncIterable<ArticleGroup[]> {
     const numbers = [...pmcids]
       .map((id) => /^PMC(\d+)$/i.exec(id.trim()))
       .filter((m): m is RegExpExecArray => m !== null)
@@ -250,7 +235,7 @@ class PmcCloudSource implements CloudSource {
           onSkip?.(placeholderRef(`PMC${group.pmcNum}`), group.failed ? 'listing-failed' : 'not-in-bucket');
           continue;
         }
-        yield group;
+        yield [group];
       }
     })();
   }

@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ManifestError, TransportError } from '../../errors.js';
 import { md5File, type HttpClient } from '../../transport/http.js';
-import { iterateLines } from '../../sync/lines.js';
-import type { VersionRow } from '../../sync/rows.js';
+import { sortLines } from '../../sync/external-sort.js';
+import { lineBatches } from '../../sync/lines.js';
+import { decodeSortLine, encodeSortLine, type VersionRow } from '../../sync/rows.js';
 import { objectUrl } from './metadata.js';
 import { listAll } from './s3.js';
 
@@ -199,18 +200,53 @@ export function splitQuotedCsv(line: string): string[] {
 
 const METADATA_KEY = /^metadata\/PMC(\d+)\.(\d+)\.json$/;
 
+/** Column positions, looked up once per file instead of per row. */
+export interface InventoryColumns {
+  key: number;
+  etag: number;
+  lastModified: number;
+}
+
+export function inventoryColumns(columns: readonly string[]): InventoryColumns {
+  return { key: columns.indexOf('Key'), etag: columns.indexOf('ETag'), lastModified: columns.indexOf('LastModifiedDate') };
+}
+
+/** 'metadata/PMC123.4.json' → [123, 4] without a regex (8 million calls a night). */
+function metadataKey(key: string): [number, number] | undefined {
+  if (!key.startsWith('metadata/PMC') || !key.endsWith('.json')) {
+    const m = key.includes('%') ? METADATA_KEY.exec(decodeKey(key)) : null;
+    return m ? [Number(m[1]), Number(m[2])] : undefined;
+  }
+  const dot = key.indexOf('.', 12);
+  if (dot < 0 || dot + 6 > key.length) return undefined;
+  const num = key.slice(12, dot);
+  const version = key.slice(dot + 1, -5);
+  for (const part of [num, version]) {
+    if (part.length === 0) return undefined;
+    for (let i = 0; i < part.length; i++) {
+      const c = part.charCodeAt(i);
+      if (c < 48 || c > 57) return undefined;
+    }
+  }
+  return [Number(num), Number(version)];
+}
+
 /** One inventory line → a version row, or undefined for keys that are not version metadata. */
-export function parseInventoryLine(line: string, columns: readonly string[]): VersionRow | undefined {
-  const fields = splitQuotedCsv(line);
-  const key = fields[columns.indexOf('Key')] ?? '';
-  const m = METADATA_KEY.exec(decodeKey(key));
-  if (!m) return undefined;
-  const at = columns.indexOf('LastModifiedDate');
+export function parseInventoryLine(line: string, columns: readonly string[] | InventoryColumns): VersionRow | undefined {
+  const at = Array.isArray(columns) ? inventoryColumns(columns) : (columns as InventoryColumns);
+  // Every field quoted and no quote inside one: the real format, split in one pass.
+  const fields =
+    line.charCodeAt(0) === 34 && line.charCodeAt(line.length - 1) === 34 && line.indexOf('""') < 0
+      ? line.slice(1, -1).split('","')
+      : splitQuotedCsv(line);
+  const parsed = metadataKey(fields[at.key] ?? '');
+  if (!parsed) return undefined;
+  const etag = fields[at.etag] ?? '';
   return {
-    pmcNum: Number(m[1]),
-    version: Number(m[2]),
-    etag: (fields[columns.indexOf('ETag')] ?? '').replace(/^"+|"+$/g, ''),
-    lastModified: at >= 0 ? (fields[at] ?? '') : '',
+    pmcNum: parsed[0],
+    version: parsed[1],
+    etag: etag.charCodeAt(0) === 34 ? etag.replace(/^"+|"+$/g, '') : etag,
+    lastModified: at.lastModified >= 0 ? (fields[at.lastModified] ?? '') : '',
   };
 }
 
@@ -229,19 +265,52 @@ export interface InventoryReadStats {
   ignored: number;
 }
 
-/** Every version row of the downloaded parts, in file order (unsorted). */
+/** Every version row of the downloaded parts, in file order (unsorted), in batches. */
 export async function* readInventoryRows(
   paths: readonly string[],
   columns: readonly string[],
   stats: InventoryReadStats = { rows: 0, ignored: 0 },
-): AsyncGenerator<VersionRow> {
+): AsyncGenerator<VersionRow[]> {
+  const at = inventoryColumns(columns);
   for (const path of paths) {
-    for await (const line of iterateLines(path)) {
-      const row = parseInventoryLine(line, columns);
-      if (row) {
-        stats.rows++;
-        yield row;
-      } else stats.ignored++;
+    for await (const lines of lineBatches(path)) {
+      const rows: VersionRow[] = [];
+      for (const line of lines) {
+        const row = parseInventoryLine(line, at);
+        if (row) rows.push(row);
+        else stats.ignored++;
+      }
+      stats.rows += rows.length;
+      if (rows.length > 0) yield rows;
     }
+  }
+}
+
+export interface SortedRowsOptions {
+  /** Scratch folder for the sort's chunk files (removed when done). */
+  tmpDir: string;
+  chunkRows: number;
+  /** Keep only these PMCIDs ('PMC123'). */
+  pmcids?: ReadonlySet<string> | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** The parts' version rows sorted by (PMCID number, version) through the external sort. */
+export async function* sortedInventoryRows(
+  paths: readonly string[],
+  columns: readonly string[],
+  options: SortedRowsOptions,
+  stats?: InventoryReadStats,
+): AsyncGenerator<VersionRow[]> {
+  const { pmcids } = options;
+  const encoded = (async function* () {
+    for await (const rows of readInventoryRows(paths, columns, stats)) {
+      const lines: string[] = [];
+      for (const row of rows) if (!pmcids || pmcids.has(`PMC${row.pmcNum}`)) lines.push(encodeSortLine(row));
+      yield lines;
+    }
+  })();
+  for await (const lines of sortLines(encoded, { tmpDir: options.tmpDir, chunkLines: options.chunkRows, signal: options.signal })) {
+    yield lines.map(decodeSortLine);
   }
 }
