@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { extractCommand } from './commands/extract.js';
 import { parseCommand } from './commands/parse.js';
+import { enrichCommand } from './commands/enrich.js';
 import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
@@ -17,6 +18,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .version('0.1.0')
     .showHelpAfterError()
     .addCommand(extractCommand(deps))
+    .addCommand(enrichCommand(deps))
     .addCommand(loadCommand(deps))
     .addCommand(runCommand(deps))
     .addCommand(verifyCommand(deps))

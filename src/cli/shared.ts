@@ -39,6 +39,7 @@ export interface ExtractFlags extends CommonFlags {
   concurrency?: string;
   connections?: string;
   rps?: string;
+  sync?: boolean;
 }
 
 export function addExtractFlags(cmd: Command): Command {
@@ -54,7 +55,8 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--unit-size <n>', 'articles per unit of work and resume')
     .option('--concurrency <n>', 'articles processed at once')
     .option('--connections <n>', 'connections per host')
-    .option('--rps <n>', 'requests per second cap');
+    .option('--rps <n>', 'requests per second cap')
+    .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
 
 function int(value: string | undefined, flag: string): number | undefined {

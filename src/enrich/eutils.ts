@@ -10,7 +10,7 @@
  */
 import { Agent } from 'undici';
 import { TransportError } from '../errors.js';
-import { createPacer } from '../sources/cloud/pacer.js';
+import { createRateLimiter } from '../transport/rate.js';
 import type { RateLimiter } from '../transport/rate.js';
 import { parseRetryAfter, withRetry, type RetryInfo } from '../transport/retry.js';
 
@@ -47,7 +47,7 @@ const MAX_ANSWER_BYTES = 512 * 1024 * 1024;
 
 export function createEutilsClient(options: EutilsOptions): EutilsClient {
   const agent = new Agent({ connections: 4, keepAliveTimeout: 30_000, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
-  const limiter = createPacer(eutilsRate(options));
+  const limiter = createRateLimiter(eutilsRate(options));
   const url = new URL(`${options.baseUrl.replace(/\/+$/, '')}/efetch.fcgi`);
   let requests = 0;
 

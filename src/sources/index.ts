@@ -1,11 +1,13 @@
 /**
  * Picks the source for a URL. Legacy mirrors: a directory or file:// URL, ftp://…/pub/pmc,
- * http(s)://…/pub/pmc. The PMC cloud bucket (`cloud`, `cloud:`, `s3://pmc-oa-opendata`, or its
- * https endpoint) plugs in at the marked branch once src/sources/cloud/ exists.
+ * http(s)://…/pub/pmc. The PMC cloud bucket: `cloud`, `cloud:`, `s3://pmc-oa-opendata`, or its
+ * https endpoint (source.cloudBaseUrl says where the bucket is read from).
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
+import { Config, resolveConfig } from '../config/schema.js';
+import { silentLogger, type Logger } from '../log/logger.js';
 import type { HttpClient } from '../transport/http.js';
 import { createLegacySource, type NetworkOptions } from './legacy/source.js';
 import type { PackageLimits } from './package.js';
@@ -46,7 +48,7 @@ export function sourceKindOf(url: string): SourceDescriptor['kind'] {
 
 /**
  * `createSource('https://mirror.example.org/pub/pmc', { outDir })` or `createSource(config, { outDir, log })`.
- * Throws UsageError for an unknown scheme, a missing local mirror, or the cloud source (not yet built).
+ * Throws UsageError for an unknown scheme or a missing local mirror.
  */
 export async function createSource(target: string | SourceConfig, options: SourceOptions = {}): Promise<Source> {
   const url = typeof target === 'string' ? target : target.source.url;
@@ -62,9 +64,15 @@ export async function createSource(target: string | SourceConfig, options: Sourc
   const kind = merged.kind === 'cloud' ? 'cloud' : merged.kind === 'legacy' ? 'legacy' : sourceKindOf(url);
 
   if (kind === 'cloud') {
-    // Cloud source branch: src/sources/cloud/ (createCloudSource) plugs in here.
-    throw new UsageError('SOURCE_UNSUPPORTED', `the PMC cloud source is not available in this build (source ${url})`, {
-      hint: 'use a legacy mirror for now: a local folder, ftp://host/pub/pmc or https://host/pub/pmc holding oa_file_list.csv',
+    // The cloud source reads its own config sections (cloud.*, filter, network); a bare URL gets
+    // the defaults.
+    const full = Config.safeParse(target);
+    const config = full.success ? full.data : resolveConfig({ env: {}, overrides: { source: { url } } });
+    if (/^https?:\/\//i.test(url)) config.source.cloudBaseUrl = url;
+    const { createCloudSource } = await import('./cloud/index.js');
+    return createCloudSource(config, {
+      outDir: merged.outDir ?? (await mkdtemp(join(tmpdir(), 'biomedica-cloud-'))),
+      log: merged.log ?? silentLogger(),
     });
   }
 

@@ -19,7 +19,7 @@ export function extractCommand(deps: ProgramDeps): Command {
     const filter = filterFromConfig(config);
     const ctx = createStageContext(flags, deps.signal);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
-    const summary = await extractFromConfig(config, flags.out, filter, ctx);
+    const summary = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync });
     printSummary(flags, summary, formatExtractSummary(summary));
   });
   return cmd;

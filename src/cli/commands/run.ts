@@ -21,7 +21,7 @@ export function runCommand(deps: ProgramDeps): Command {
     const ctx = createStageContext(flags, deps.signal);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
     const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
-    const extract = await extractFromConfig(config, flags.out, filter, ctx);
+    const extract = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync });
     const load = await runLoad(await loadOptionsFromFlags(flags), ctx);
     printSummary(flags, { extract, load }, `${formatExtractSummary(extract)}\n\n${formatLoadSummary(load)}`);
   });

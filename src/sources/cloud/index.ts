@@ -36,7 +36,7 @@ import {
   type InventorySnapshot,
 } from './inventory.js';
 import { imageMedia, md5Hex, objectUrl, parseVersionMetadata, splitVersionKey, type BucketObject, type VersionMetadata } from './metadata.js';
-import { createPacer } from './pacer.js';
+import { createRateLimiter } from '../../transport/rate.js';
 import { listAll } from './s3.js';
 import { resolveGroupStream, type GroupOutcome, type MetadataResult, type SelectFilter } from './select.js';
 
@@ -99,7 +99,7 @@ class PmcCloudSource implements CloudSource {
       options.client ??
       createHttpClient({
         concurrency: config.network.connections,
-        rateLimiter: createPacer(config.network.requestsPerSecond),
+        rateLimiter: createRateLimiter(config.network.requestsPerSecond),
         retries: config.network.retries,
         retryBaseMs: config.network.retryBaseMs,
         retryMaxMs: config.network.retryMaxMs,

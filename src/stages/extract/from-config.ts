@@ -1,8 +1,11 @@
 /** Wires a validated Config to the extract stage: builds the source, runs, and always closes it. */
 import type { Config } from '../../config/schema.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { UsageError } from '../../errors.js';
 import { createSource } from '../../sources/index.js';
+import type { CloudSource } from '../../sources/cloud/index.js';
 import type { SourceFilter } from '../../sources/types.js';
+import { createSyncPlanner } from '../../sync/planner.js';
 import { runExtract, type ExtractSummary } from './run-extract.js';
 
 export async function extractFromConfig(
@@ -10,9 +13,23 @@ export async function extractFromConfig(
   outDir: string,
   filter: SourceFilter,
   ctx: StageContext,
+  mode: { sync?: boolean } = {},
 ): Promise<ExtractSummary> {
   const source = await createSource(config, { outDir, log: ctx.log });
   try {
+    if (mode.sync && source.descriptor.kind !== 'cloud') {
+      throw new UsageError('SYNC_NEEDS_CLOUD', `--sync reads the cloud bucket's daily inventory; ${source.descriptor.kind} has none`, {
+        hint: 'drop --sync, or use --source cloud',
+      });
+    }
+    const planner = mode.sync
+      ? createSyncPlanner(source as CloudSource, {
+          outDir,
+          unitSize: config.extract.unitSize,
+          filter,
+          windowDays: config.cloud.inventoryWindowDays,
+        })
+      : undefined;
     return await runExtract(
       {
         outDir,
@@ -26,6 +43,7 @@ export async function extractFromConfig(
       source,
       filter,
       ctx,
+      planner,
     );
   } finally {
     await source.close();
@@ -47,6 +65,13 @@ export function formatExtractSummary(s: ExtractSummary): string {
   if (failures.length > 0) {
     lines.push(`  failures     ${t.failures}:`);
     for (const [code, n] of failures) lines.push(`    ${String(n).padStart(6)}  ${code}`);
+  }
+  if (s.sync) {
+    const y = s.sync;
+    const tomb = Object.entries(y.tombstones).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';
+    lines.push(`  sync         epoch ${y.epoch}, inventory ${y.snapshotDate} (previous ${y.previousSnapshotDate || 'none'})`);
+    lines.push(`               ${y.newArticles} new or changed articles in ${y.newUnits} units; tombstones ${tomb}`);
+    if (y.fullListing) lines.push(`               full listing: ${y.fullListingReason}`);
   }
   lines.push(`  manifest     ${s.manifest}`);
   return lines.join('\n');

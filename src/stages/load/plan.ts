@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
+import { mergePubmed, readPubmedForUnit } from '../../enrich/merge.js';
 import { readJsonl, sha256File } from '../../manifest/io.js';
 import {
   KEY_PATTERN,
@@ -315,12 +316,13 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
       await checkUnitFiles(input.outDir, unit);
       const labels = input.withLabels ? await readLabels(input.outDir, unit.id) : undefined;
 
+      const pubmed = await readPubmedForUnit(input.outDir, unit.id, unit.files['articles.jsonl'] ?? '');
       const articles: ArticleRecord[] = [];
       let line = 0;
       for await (const raw of readJsonl(extract.unitFile(unit.id, 'articles.jsonl'))) {
         line++;
         const parsed = ArticleRecord.safeParse(raw);
-        if (parsed.success) articles.push(parsed.data);
+        if (parsed.success) articles.push(mergePubmed(parsed.data, pubmed?.get(parsed.data.id)));
         else await fail(unit.id, `articles.jsonl:${line}`, 'parse', 'RECORD_INVALID', parsed.error.message);
       }
       const figuresOf = new Map<string, FigureRecord[]>();

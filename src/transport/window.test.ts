@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPacer } from './pacer.js';
+import { createRateLimiter as createPacer } from './rate.js';
 
 /** Most releases inside any window of `ms` starting at a release. */
 function maxInWindow(times: number[], ms: number): number {
