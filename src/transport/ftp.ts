@@ -5,7 +5,7 @@
  * with REST from the .part's size, are checked against SIZE when the server answers it, and are
  * renamed into place. Failures are TransportErrors with the same codes as the HTTP client.
  */
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -13,6 +13,7 @@ import { Client, FTPError } from 'basic-ftp';
 import { ItemError, TransportError } from '../errors.js';
 import { md5File } from './http.js';
 import { defaultRetry, withRetry, type RetryInfo } from './retry.js';
+import { partialSize, tooLarge } from './part-file.js';
 
 export interface FtpClientOptions {
   /** 'ftp://host[:port]/base/path'; relative remote paths resolve under the base path. */
@@ -83,18 +84,7 @@ function isUnsupported(error: unknown): boolean {
   return error instanceof FTPError && (error.code === 500 || error.code === 502 || error.code === 504);
 }
 
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-}
 
-function tooLarge(path: string, limit: number, seen: number): ItemError {
-  return new ItemError('TOO_LARGE', `${path} exceeds ${limit} bytes (${seen} seen)`, { path, limit });
-}
 
 export function createFtpClient(options: FtpClientOptions): FtpClient {
   const url = new URL(options.url);
@@ -196,7 +186,7 @@ export function createFtpClient(options: FtpClientOptions): FtpClient {
           await rm(part, { force: true });
           throw tooLarge(path, maxBytes, total);
         }
-        let have = await sizeOf(part);
+        let have = await partialSize(part);
         if (total !== undefined && have > total) {
           await rm(part, { force: true });
           have = 0;
@@ -214,7 +204,7 @@ export function createFtpClient(options: FtpClientOptions): FtpClient {
             throw error;
           }
         }
-        const size = await sizeOf(part);
+        const size = await partialSize(part);
         if (total !== undefined && size !== total) {
           if (size > total) await rm(part, { force: true });
           throw new TransportError('TRUNCATED', `got ${size} of ${total} bytes of ${path}`, { path, retryable: true });

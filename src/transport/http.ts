@@ -9,12 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Agent, interceptors, type Dispatcher } from 'undici';
 import { ItemError, TransportError } from '../errors.js';
 import { createRateLimiter, type RateLimiter } from './rate.js';
 import { defaultRetry, parseRetryAfter, withRetry, type RetryInfo } from './retry.js';
+import { partialSize, tooLarge } from './part-file.js';
 
 export interface HttpClientOptions {
   /** Sockets per origin. Default 8. */
@@ -176,9 +177,6 @@ async function discard(response: ResponseData): Promise<void> {
   await response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
 }
 
-function tooLarge(url: string, limit: number, seen: number): ItemError {
-  return new ItemError('TOO_LARGE', `body of ${url} exceeds ${limit} bytes (${seen} seen)`, { url, limit });
-}
 
 function contentLengthOf(response: ResponseData): number | undefined {
   const raw = response.headers['content-length'];
@@ -195,14 +193,6 @@ function parseContentRange(value: string | string[] | undefined): { start: numbe
   return { start: Number(match[1]), total: match[3] === '*' ? undefined : Number(match[3]) };
 }
 
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-}
 
 export async function md5File(path: string): Promise<string> {
   const hash = createHash('md5');
@@ -296,7 +286,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     let checksumFailures = 0;
 
     const attempt = async (): Promise<DownloadResult> => {
-      let have = await sizeOf(part);
+      let have = await partialSize(part);
       let response = await send(url, have > 0 ? { range: `bytes=${have}-` } : {}, opts.signal);
       if (have > 0 && response.statusCode === 416) {
         await discard(response);
@@ -347,7 +337,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
         throw networkError(error, url, opts.signal, true);
       }
       await handle.close();
-      const size = await sizeOf(part);
+      const size = await partialSize(part);
       if (total !== undefined && size !== total) {
         if (size > total) await rm(part, { force: true });
         throw new TransportError('TRUNCATED', `got ${size} of ${total} bytes from ${url}`, { url, retryable: true });

@@ -23,7 +23,6 @@ import { fileURLToPath } from 'node:url';
 import { createGunzip, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { resolveConfig, type Config, type ConfigOverrides } from '../../src/config/schema.js';
-import type { ExtractOptions } from '../../src/stages/extract/run-extract.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const corpusDir = resolve(repoRoot, '../shared/corpus');
@@ -507,14 +506,4 @@ export function cloudTestConfig(baseUrl: string, overrides: ConfigOverrides = {}
   });
 }
 
-export function extractOptionsOf(config: Config, outDir: string): ExtractOptions {
-  return {
-    outDir,
-    unitSize: config.extract.unitSize,
-    articleConcurrency: config.extract.articleConcurrency,
-    imageConcurrency: config.extract.imageConcurrency,
-    maxFailureRate: config.extract.maxFailureRate,
-    images: config.images,
-    keep: config.keep,
-  };
-}
+export { extractOptionsFromConfig as extractOptionsOf } from '../../src/stages/extract/from-config.js';

@@ -6,7 +6,7 @@ import { createSource } from '../../sources/index.js';
 import type { CloudSource } from '../../sources/cloud/index.js';
 import type { SourceFilter } from '../../sources/types.js';
 import { createSyncPlanner } from '../../sync/planner.js';
-import { runExtract, type ExtractSummary } from './run-extract.js';
+import { runExtract, type ExtractOptions, type ExtractSummary } from './run-extract.js';
 
 export async function extractFromConfig(
   config: Config,
@@ -31,15 +31,7 @@ export async function extractFromConfig(
         })
       : undefined;
     return await runExtract(
-      {
-        outDir,
-        unitSize: config.extract.unitSize,
-        articleConcurrency: config.extract.articleConcurrency,
-        imageConcurrency: config.extract.imageConcurrency,
-        maxFailureRate: config.extract.maxFailureRate,
-        images: config.images,
-        keep: config.keep,
-      },
+      extractOptionsFromConfig(config, outDir),
       source,
       filter,
       ctx,
@@ -48,6 +40,18 @@ export async function extractFromConfig(
   } finally {
     await source.close();
   }
+}
+
+export function extractOptionsFromConfig(config: Config, outDir: string): ExtractOptions {
+  return {
+    outDir,
+    unitSize: config.extract.unitSize,
+    articleConcurrency: config.extract.articleConcurrency,
+    imageConcurrency: config.extract.imageConcurrency,
+    maxFailureRate: config.extract.maxFailureRate,
+    images: config.images,
+    keep: config.keep,
+  };
 }
 
 export function formatExtractSummary(s: ExtractSummary): string {
