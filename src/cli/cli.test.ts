@@ -1,0 +1,78 @@
+/**
+ * argv wiring and the exit point: what a user types reaches the right stage with the right
+ * options, and every error class leaves with its documented exit code and a hint on stderr.
+ * Behaviour of the stages is tested beside them and in test/.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runCli } from '../../test/helpers/cli.js';
+
+describe('biomedica CLI', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'biomedica-cli-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  test('--help lists every stage and exits 0', async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.code, 0);
+    for (const cmd of ['extract', 'enrich', 'load', 'run', 'verify', 'query', 'parse']) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
+  });
+
+  test('usage errors exit 2: unknown command, bad flag value, bad config', async () => {
+    assert.equal((await runCli(['frobnicate'])).code, 2);
+    const limit = await runCli(['extract', '--source', 'sample', '--out', join(dir, 'x'), '--limit', 'many']);
+    assert.equal(limit.code, 2);
+    assert.match(limit.stderr, /FLAG_INVALID/);
+    const license = await runCli(['extract', '--source', 'sample', '--out', join(dir, 'x'), '--license', 'free']);
+    assert.equal(license.code, 2);
+    assert.match(license.stderr, /CONFIG_INVALID.*filter\.licenseGroups/);
+    assert.match(license.stderr, /hint: /);
+    const missing = await runCli(['extract', '--source', join(dir, 'no-mirror'), '--out', join(dir, 'x')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /SOURCE_NOT_FOUND/);
+  });
+
+  test('a stage run before its input exists exits 3 with a hint', async () => {
+    const r = await runCli(['load', '--out', join(dir, 'empty')]);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /MANIFEST_MISSING/);
+    assert.match(r.stderr, /hint: .*extract/);
+  });
+
+  test('over the failure threshold exits 4 after writing everything', async () => {
+    const config = join(dir, 'strict.json');
+    await writeFile(config, JSON.stringify({ extract: { maxFailureRate: 0 } }));
+    const out = join(dir, 'strict');
+    const r = await runCli(['extract', '--source', 'sample', '--out', out, '--config', config, '--limit', '20']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /FAILURE_THRESHOLD/);
+    const again = await runCli(['load', '--out', out]);
+    assert.equal(again.code, 0, 'the manifest was written before the threshold was applied');
+  });
+
+  test('--json puts the summary alone on stdout; logs stay on stderr', async () => {
+    const out = join(dir, 'json');
+    const r = await runCli(['extract', '--source', 'sample', '--out', out, '--limit', '5', '--json', '--log-level', 'info']);
+    assert.equal(r.code, 0, r.stderr);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.totals.articles + summary.totals.articlesFailed, 5);
+    assert.match(r.stderr, /"msg":"unit written"/);
+  });
+
+  test('parse prints one JSON line per article and a line per unreadable file', async () => {
+    const bad = join(dir, 'bad.xml');
+    await writeFile(bad, '<article><front></article>');
+    const good = join(dir, 'good.xml');
+    await writeFile(good, '<article><front><article-meta><article-id pub-id-type="pmc">123</article-id></article-meta></front></article>');
+    const r = await runCli(['parse', good, bad]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines[0].pmcid, 'PMC123');
+    assert.equal(lines[1].error.code, 'XML_MALFORMED');
+  });
+});
