@@ -142,7 +142,7 @@ describe('preflight', () => {
     await buildExtractFixture(out);
     const img = join(extractPaths(out).root, 'units/u000000/images/PMC1000003_f001.jpg');
     const bytes = await readFile(img);
-    bytes[bytes.length - 10] ^= 0xff;
+    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
     await writeFile(img, bytes);
     await assert.rejects(runLoad(LoadOptions.parse({ outDir: out }), testContext()), { code: 'MANIFEST_MISMATCH' });
   });

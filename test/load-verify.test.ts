@@ -41,7 +41,7 @@ async function flip(path: string, offset: number, mask = 0xff): Promise<void> {
   const h = await open(path, 'r+');
   const b = Buffer.alloc(1);
   await h.read(b, 0, 1, offset);
-  b[0] ^= mask;
+  b[0] = b[0]! ^ mask;
   await h.write(b, 0, 1, offset);
   await h.close();
 }

@@ -51,7 +51,7 @@ export async function readTarEntry(tgz: string, match: (name: string) => boolean
     extract.on('entry', (header, stream, next) => {
       if (found === undefined && match(header.name)) {
         const chunks: Buffer[] = [];
-        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('data', (c: unknown) => chunks.push(c as Buffer));
         stream.on('end', () => {
           found = Buffer.concat(chunks);
           next();

@@ -40,15 +40,19 @@ export async function writeTarGz(path: string, entries: Entry[]): Promise<void> 
   const done = pipeline(pack, createGzip(), createWriteStream(path));
   for (const e of entries) {
     const body = e.data === undefined ? undefined : Buffer.from(e.data);
-    const header = {
+    const header: Parameters<tar.Pack["entry"]>[0] = {
       name: e.name,
       type: e.type ?? 'file',
-      linkname: e.linkname,
-      pax: e.pax,
       size: body?.length ?? 0,
       mtime: new Date(0),
-    } as tar.Headers;
-    await new Promise<void>((resolve, reject) => pack.entry(header, body ?? undefined, (err) => (err ? reject(err) : resolve())));
+      ...(e.linkname === undefined ? {} : { linkname: e.linkname }),
+      ...(e.pax === undefined ? {} : { pax: e.pax }),
+    };
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (body) pack.entry(header, body, done);
+      else pack.entry(header, done);
+    });
   }
   pack.finalize();
   await done;
@@ -177,8 +181,8 @@ export async function buildHostilePackages(dir: string): Promise<{ packages: str
 async function gzipTar(pmcid: string, xml: string, big: Buffer): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((r) => pack.on('end', r));
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((r) => pack.on('end', () => r()));
   pack.entry({ name: `${pmcid}/a.nxml`, mtime: new Date(0) }, xml);
   pack.entry({ name: `${pmcid}/huge.jpg`, size: big.length, mtime: new Date(0) }, big);
   pack.finalize();
