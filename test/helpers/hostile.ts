@@ -50,8 +50,8 @@ export async function writeTarGz(path: string, entries: Entry[]): Promise<void> 
     };
     await new Promise<void>((resolve, reject) => {
       const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (body) pack.entry(header, body, done);
-      else pack.entry(header, done);
+      // Links carry no data: an empty buffer ends their entry at once.
+      pack.entry(header, body ?? '', done);
     });
   }
   pack.finalize();
