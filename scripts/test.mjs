@@ -2,7 +2,8 @@
 // Runs every test file with Node's own test runner, TypeScript loaded through tsx (no build step).
 // Unit tests sit beside the code (src/**/*.test.ts); end-to-end tests live in test/.
 // Files named *.slow.test.ts (real servers, large archives, Python interop) are skipped by --fast.
-// Extra arguments narrow the run to files whose path contains one of them.
+// Extra arguments narrow the run to files whose path contains one of them. A test that hangs
+// (a server left open, a stream never ended) fails after 5 minutes instead of stalling CI.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -33,7 +34,7 @@ if (files.length === 0) {
 
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...files],
   { cwd: root, stdio: 'inherit', env: { ...process.env, BIOMEDICA_LOG_LEVEL: process.env.BIOMEDICA_LOG_LEVEL ?? 'silent' } },
 );
 process.exit(result.status ?? 1);
