@@ -24,6 +24,8 @@ export function createProgress(log: Logger, opts: { tty?: boolean; heartbeatMs?:
 function barProgress(): Progress {
   let bar: cliProgress.SingleBar | undefined;
   let done = 0;
+  // Counters arrive once per unit; ticks in between keep showing the last ones.
+  let shown = '';
   return {
     start(total, label) {
       bar = new cliProgress.SingleBar(
@@ -31,11 +33,13 @@ function barProgress(): Progress {
         cliProgress.Presets.shades_classic,
       );
       done = 0;
+      shown = '';
       bar.start(total, 0, { counters: '' });
     },
     tick(n = 1, counters) {
       done += n;
-      bar?.update(done, { counters: counters ? formatCounters(counters) : '' });
+      if (counters) shown = formatCounters(counters);
+      bar?.update(done, { counters: shown });
     },
     stop() {
       bar?.stop();
