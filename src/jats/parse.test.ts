@@ -94,6 +94,12 @@ describe('the real corpus', () => {
             assert.doesNotMatch(text, /&#x?[0-9a-fA-F]+;|&(amp|lt|gt|quot);/, `${rel} ${f.id}: entities decoded`);
           }
         }
+        // One text per counted ref (see the References rule), each collapsed and decoded like captions.
+        assert.equal(article.references.length, article.referenceCount, `${rel}: one text per ref`);
+        for (const text of article.references) {
+          assert.doesNotMatch(text, /^[ \t\n\r]|[ \t\n\r]$|[ \t\n\r]{2}|[\t\n\r]/, `${rel}: collapsed reference text`);
+          assert.doesNotMatch(text, /&#x?[0-9a-fA-F]+;|&(amp|lt|gt|quot);/, `${rel}: entities decoded in references`);
+        }
         assert.match(article.pubDate, /^(\d{4}(-\d{2}(-\d{2})?)?)?$/, `${rel}: pubDate shape`);
         assert.match(article.pmcid, /^(PMC\d+)?$/, `${rel}: pmcid shape`);
       }

@@ -45,6 +45,31 @@
  * - License: the first <license> in article-meta/permissions; its URL from @xlink:href, else an
  *   <ali:license_ref>, else the first link in its text. A bare <copyright-statement> is not a
  *   licence: both fields stay '' (the source's licence code decides the licence group anyway).
+ * - References: `references` holds one string per <ref> of the main article's ref-list(s), nested
+ *   ones included, in document order (as many as referenceCount, on every corpus file). A ref's
+ *   text is that of its citation element (element-citation, mixed-citation, nlm-citation, or NLM
+ *   2.x citation);
+ *   of a <citation-alternatives>, the mixed-citation, else the first. A ref holding mixed-citations
+ *   and element-citations both (SciELO writes each work twice) keeps the mixed ones; several
+ *   citations otherwise (one ref for several works) are joined by a space. A ref with no citation
+ *   element gives its own text, <label> left out; labels are numbers the list order already says.
+ *   Citation text is flattened as captions are (inline markup adds no space), with one addition:
+ *   element-citation's children are fields with nothing between them, so where two fields meet
+ *   with no text but whitespace between them a separator is written:
+ *     - in a citation, '. ' ('Smith J. Title. Nature. 2001'), nothing but the space when the first
+ *       field ends in . ? or !, '–' from fpage to lpage, and ', ' between two names;
+ *     - in a <person-group>, ', ' ('Smith J, Jones A'); in a <name> or <string-name>, ' '
+ *       (surname and given names: 'Smith J'). Both apply in mixed citations too, which often
+ *       write <surname>Smith</surname><given-names>J</given-names> with nothing between.
+ *   A citation whose own text holds anything but whitespace (a mixed citation's punctuation, or an
+ *   <x>) keeps that text and writes a single space, not '. ', where two fields meet with nothing
+ *   between. Formatting elements (italic, sup, x...) are text, never fields. In a citation of
+ *   fields only, a <pub-id> reads 'doi:10.1/x' or 'pmid:123' (a bare number says nothing), an
+ *   empty <etal/> reads 'et al.', and an empty <ext-link>/<uri> gives its href. Example: eLife's
+ *   element-citation gives 'Ahmed I, Yokota A, Fujiwara T. 2007. Chimaereicella boritolerans…
+ *   International journal of systematic and evolutionary microbiology. 57. 986–92.
+ *   doi:10.1099/ijs.0.64728-0'; PLOS's mixed-citation keeps its own punctuation. The ref-list stays
+ *   raw markup in the tree and is read by ./references.ts in one pass.
  * - Text: see ./text.ts (inline markup adds no space, blocks are separated by one, MathML reduced
  *   to its characters, tables give no text). bodyText leaves out figures, tables, supplementary
  *   material and reference lists (records of their own) and joins titles and paragraphs with
@@ -54,13 +79,14 @@ import { readFile } from 'node:fs/promises';
 import { ItemError, toFailure } from '../errors.js';
 import type { FigureKind, FigureLocation, ParsedArticle, ParsedFigure, ParsedGraphic, ParsedLicense } from './types.js';
 import { BlockText, FLOAT_TAGS, flatten, idList, lineText } from './text.js';
-import { TEXT, attrOf, childEl, childEls, childKids, kidsOf, parseXmlTree, tagOf, textOf, type XmlNode } from './xml.js';
+import { referenceTexts } from './references.js';
+import { TEXT, attrOf, childEl, childEls, childKids, kidsOf, parseXmlDocument, tagOf, textOf, type RawMarkup, type XmlNode } from './xml.js';
 
 export { MAX_ELEMENT_DEPTH, MAX_XML_BYTES } from './xml.js';
 
 /** Every article of an XML document, in document order. Throws ItemError (XML_*) on bad input. */
 export function parseArticles(xml: Buffer | string): ParsedArticle[] {
-  const tree = parseXmlTree(xml);
+  const { tree, raw } = parseXmlDocument(xml);
   const articles: XmlNode[] = [];
   findArticles(tree, articles);
   if (articles.length === 0) {
@@ -68,7 +94,7 @@ export function parseArticles(xml: Buffer | string): ParsedArticle[] {
       hint: 'the file is XML but not a JATS article (or holds only sub-articles)',
     });
   }
-  return articles.map((article) => parseArticle(article));
+  return articles.map((article) => parseArticle(article, raw));
 }
 
 function findArticles(nodes: readonly XmlNode[], out: XmlNode[]): void {
@@ -80,14 +106,14 @@ function findArticles(nodes: readonly XmlNode[], out: XmlNode[]): void {
   }
 }
 
-/** One <article> element → its record. */
-export function parseArticle(article: XmlNode): ParsedArticle {
+/** One <article> element → its record; `raw` reads its unparsed elements (the document's, from parseXmlDocument). */
+export function parseArticle(article: XmlNode, raw: RawMarkup): ParsedArticle {
   const kids = kidsOf(article, 'article');
   const front = childKids(kids, 'front');
   const meta = childKids(front, 'article-meta');
   const journalMeta = childKids(front, 'journal-meta');
   const ids = articleIds(meta);
-  const walk = walkArticle(kids);
+  const walk = walkArticle(kids, raw);
   return {
     pmcid: ids.pmcid,
     pmid: ids.pmid,
@@ -104,6 +130,7 @@ export function parseArticle(article: XmlNode): ParsedArticle {
     bodyText: bodyText(kids),
     referencePmids: walk.referencePmids,
     referenceCount: walk.referenceCount,
+    references: walk.references,
     figures: walk.figures,
   };
 }
@@ -354,13 +381,14 @@ interface WalkResult {
   figures: ParsedFigure[];
   referencePmids: string[];
   referenceCount: number;
+  references: string[];
 }
 
 const TOP_LOCATIONS: ReadonlySet<string> = new Set(['front', 'body', 'back', 'floats-group']);
 /** Subtrees that never hold a figure or a paragraph: the walk does not enter them. */
 const WALK_SKIP_TAGS: ReadonlySet<string> = new Set(['math', 'tex-math', 'contrib-group', 'aff', 'history']);
 
-function walkArticle(articleKids: readonly XmlNode[]): WalkResult {
+function walkArticle(articleKids: readonly XmlNode[], raw: RawMarkup): WalkResult {
   const main: FigureDraft[] = [];
   const sub: FigureDraft[] = [];
   const byId = new Map<string, FigureDraft[]>();
@@ -368,6 +396,7 @@ function walkArticle(articleKids: readonly XmlNode[]): WalkResult {
   const openParagraphs: OpenParagraph[] = [];
   const pmids: string[] = [];
   const seenPmids = new Set<string>();
+  const references: string[] = [];
   let referenceCount = 0;
   let subArticleCount = 0;
 
@@ -445,8 +474,13 @@ function walkArticle(articleKids: readonly XmlNode[]): WalkResult {
           if (place.location !== 'sub-article') next = { ...place, location: tag };
           break;
         case 'ref-list':
-          // Unparsed (RAW_TAGS): counted and searched as markup. Sub-articles' references are not the article's.
-          if (place.subArticleId === '') referenceCount += scanReferences(textOf(kids[0] ?? {}), pmids, seenPmids);
+          // Unparsed (RAW_TAGS): counted, searched and read as markup (see ./references.ts).
+          // Sub-articles' references are not the article's.
+          if (place.subArticleId === '') {
+            const markup = textOf(kids[0] ?? {});
+            referenceCount += scanReferences(markup, pmids, seenPmids);
+            referenceTexts(markup, raw, references);
+          }
           continue;
         case 'xref': {
           const open = openParagraphs[openParagraphs.length - 1];
@@ -498,7 +532,7 @@ function walkArticle(articleKids: readonly XmlNode[]): WalkResult {
     }
   }
 
-  return { figures: drafts.map((draft) => draft.figure), referencePmids: pmids, referenceCount };
+  return { figures: drafts.map((draft) => draft.figure), referencePmids: pmids, referenceCount, references };
 }
 
 const REF_START = /<ref[\s>/]/g;

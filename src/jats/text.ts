@@ -10,7 +10,7 @@
 import { RAW_TAGS, TEXT, attrOf, hasAttr, kidsOf, tagOf, type XmlNode } from './xml.js';
 
 /** Elements whose content starts and ends a block of text. Everything else is inline. */
-const BLOCK_TAGS: ReadonlySet<string> = new Set([
+export const BLOCK_TAGS: ReadonlySet<string> = new Set([
   'abstract', 'ack', 'address', 'aff', 'answer', 'app', 'app-group', 'array', 'attrib', 'bio',
   'boxed-text', 'break', 'caption', 'chem-struct-wrap', 'code', 'def', 'def-item', 'def-list',
   'disp-formula', 'disp-formula-group', 'disp-quote', 'fig', 'fig-group', 'fn', 'fn-group', 'glossary',

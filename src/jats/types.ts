@@ -62,5 +62,10 @@ export interface ParsedArticle {
   /** PMIDs cited in the reference list (pub-id-type="pmid"), in order, deduplicated. */
   referencePmids: string[];
   referenceCount: number;
+  /**
+   * The text of each <ref> of the main article's reference list(s), in document order, one entry
+   * per ref ('' for a ref with no text); see the "References" rule in ./parse.ts.
+   */
+  references: string[];
   figures: ParsedFigure[];
 }

@@ -33,8 +33,8 @@ const MAX_ENTITY_REF_CHARS = 40;
 /**
  * Elements left unparsed: their content stays one raw XML string (the node's only text child).
  * Reference lists and tables are a large share of an article's markup and we need little from them
- * (a count and PMIDs; whether a table exists): not building their trees cut parse time by ~45% on
- * the corpus.
+ * (a count, PMIDs and one string per reference; whether a table exists): not building their trees
+ * cut parse time by ~45% on the corpus. ./references.ts reads a ref-list's markup in one pass.
  */
 export const RAW_TAGS: ReadonlySet<string> = new Set(['ref-list', 'table']);
 
@@ -104,6 +104,18 @@ class EntityDecoder {
   reset(): void {
     this.declared.clear();
     this.expanded = 0;
+  }
+
+  /**
+   * A decoder that goes on where this one stands: the same declared entities and what is left of
+   * the expansion budget. Raw elements' markup is decoded after the parse, under the document's
+   * entity declarations and within the document's one budget.
+   */
+  fork(): EntityDecoder {
+    const copy = new EntityDecoder();
+    for (const [name, value] of this.declared) copy.declared.set(name, value);
+    copy.expanded = this.expanded;
+    return copy;
   }
 
   setXmlVersion(): void {}
@@ -404,6 +416,17 @@ function isXmlSpace(c: number): boolean {
 
 /** Parses a whole document into the ordered tree. Throws ItemError (XML_*) and nothing else. */
 export function parseXmlTree(input: Buffer | string): XmlNode[] {
+  return parseXmlDocument(input).tree;
+}
+
+export interface XmlDocument {
+  readonly tree: XmlNode[];
+  /** Reads the markup the tree keeps raw (RAW_TAGS), decoding entities as this document declares them. */
+  readonly raw: RawMarkup;
+}
+
+/** parseXmlTree, plus what is needed to read the document's raw elements later. */
+export function parseXmlDocument(input: Buffer | string): XmlDocument {
   const xml = decodeXml(input);
   checkProlog(xml);
   const syntax = findSyntaxError(xml);
@@ -413,7 +436,8 @@ export function parseXmlTree(input: Buffer | string): XmlNode[] {
     });
   }
   try {
-    return parser.parse(xml) as XmlNode[];
+    const tree = parser.parse(xml) as XmlNode[];
+    return { tree, raw: new RawMarkup(decoder.fork()) };
   } catch (error) {
     if (error instanceof ItemError) throw error;
     const message = error instanceof Error ? error.message : String(error);
@@ -427,4 +451,103 @@ export function parseXmlTree(input: Buffer | string): XmlNode[] {
   } finally {
     decoder.reset();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw markup
+
+const START_TAG_NAME = /<([^\s/>]+)/y;
+const ATTRIBUTE = /[ \t\n\r]+([^\s=/>]+)[ \t\n\r]*=[ \t\n\r]*(?:"([^"]*)"|'([^']*)')/y;
+const START_TAG_END = /[ \t\n\r]*(\/?)>/y;
+
+/**
+ * Reads a raw element's content (see RAW_TAGS) after the parse: `decode` decodes entities under
+ * the document's declarations and within its one expansion budget, and `parse` builds the ordered
+ * tree (the same node shapes, prefixes removed, as parseXmlTree's). The markup was part of a
+ * document the validator accepted, so `parse` trusts its syntax and only tokenizes (about twice
+ * as fast as fast-xml-parser on reference lists); it never loops on markup it does not expect (an
+ * unmatched end tag is ignored), and it keeps the depth limit (XML_TOO_DEEP).
+ */
+export class RawMarkup {
+  constructor(private readonly decoder: EntityDecoder) {}
+
+  /** Text or an attribute value of the raw markup, entities decoded. */
+  decode(text: string): string {
+    return this.decoder.decode(text);
+  }
+
+  parse(raw: string): XmlNode[] {
+    const root: XmlNode[] = [];
+    const open: XmlNode[][] = [root];
+    let kids = root;
+    let i = 0;
+    while (i < raw.length) {
+      const lt = raw.indexOf('<', i);
+      const textEnd = lt === -1 ? raw.length : lt;
+      if (textEnd > i) kids.push({ [TEXT]: this.decoder.decode(raw.slice(i, textEnd)) });
+      if (lt === -1) break;
+      const next = raw.charCodeAt(lt + 1);
+      if (next === 47 /* / */) {
+        if (open.length > 1) {
+          open.pop();
+          kids = open[open.length - 1]!;
+        }
+        i = endOf(raw, '>', lt + 2);
+      } else if (next === 33 /* ! */) {
+        if (raw.startsWith('<![CDATA[', lt)) {
+          const close = raw.indexOf(']]>', lt + 9);
+          kids.push({ [TEXT]: raw.slice(lt + 9, close === -1 ? raw.length : close) });
+          i = close === -1 ? raw.length : close + 3;
+        } else if (raw.startsWith('<!--', lt)) {
+          i = endOf(raw, '-->', lt + 4);
+        } else {
+          i = endOf(raw, '>', lt + 2);
+        }
+      } else if (next === 63 /* ? */) {
+        i = endOf(raw, '?>', lt + 2);
+      } else {
+        START_TAG_NAME.lastIndex = lt;
+        const name = START_TAG_NAME.exec(raw);
+        if (!name) {
+          kids.push({ [TEXT]: '<' });
+          i = lt + 1;
+          continue;
+        }
+        let at = START_TAG_NAME.lastIndex;
+        let attrs: Record<string, string> | undefined;
+        for (;;) {
+          ATTRIBUTE.lastIndex = at;
+          const attr = ATTRIBUTE.exec(raw);
+          if (!attr) break;
+          at = ATTRIBUTE.lastIndex;
+          const attrName = attr[1]!;
+          if (isDroppedAttr(attrName)) continue;
+          (attrs ??= {})[localAttrName(attrName)] = this.decoder.decode(attr[2] ?? attr[3] ?? '');
+        }
+        START_TAG_END.lastIndex = at;
+        const end = START_TAG_END.exec(raw);
+        i = end ? START_TAG_END.lastIndex : endOf(raw, '>', at);
+        const childKids: XmlNode[] = [];
+        const node: Record<string, unknown> = { [localTagName(name[1]!)]: childKids };
+        if (attrs) node[ATTRS] = attrs;
+        kids.push(node);
+        if (end?.[1] !== '/') {
+          if (open.length > MAX_ELEMENT_DEPTH) {
+            throw new ItemError('XML_TOO_DEEP', `elements nested deeper than ${MAX_ELEMENT_DEPTH}`, {
+              hint: 'no real article nests this deep; the file is likely hostile or broken',
+            });
+          }
+          open.push(childKids);
+          kids = childKids;
+        }
+      }
+    }
+    return root;
+  }
+}
+
+/** The index just past the next `token` from `from`, or the end of `text` when there is none. */
+function endOf(text: string, token: string, from: number): number {
+  const at = text.indexOf(token, from);
+  return at === -1 ? text.length : at + token.length;
 }
