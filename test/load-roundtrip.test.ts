@@ -93,6 +93,8 @@ describe('load on the fixture extract', () => {
         // Normalized layout: article-level text lives in the article table, typed empty here.
         assert.equal(meta.article_text, '');
         assert.deepEqual(meta.image_set, []);
+        assert.deepEqual(meta.article_reference_list, []);
+        assert.equal(meta.article_reference_count, a.referenceCount);
       }
     }
     const unicode = [...members.values()].flat().find((m) => m.name === 'PMC1000002_1_f001.txt')!;
@@ -155,6 +157,8 @@ describe('load on the fixture extract', () => {
         const rec = fx.articles.find((x) => x.id === a['article_id'])!;
         assert.equal(a['article_text'], rec.bodyText);
         assert.equal((a['image_set'] as string[]).length, Number(a['sample_count']));
+        assert.deepEqual(a['article_reference_list'], rec.references);
+        assert.equal(rec.references.length, 3);
       }
     }
     const [row] = await parquetRows(join(dataset, 'index/noncommercial.parquet'));
@@ -186,13 +190,15 @@ describe('load on the fixture extract', () => {
 });
 
 describe('load options', () => {
-  test('--denormalized repeats article_text and image_set in every sample; the schema is unchanged', async () => {
+  test('--denormalized repeats article_text, image_set and article_reference_list in every sample; the schema is unchanged', async () => {
     const out = await runLoad(LoadOptions.parse({ outDir: fx.outDir, datasetDir: join(dir, 'denorm'), denormalized: true }), testContext());
     const ms = await readShard(join(out.datasetDir, 'commercial/000000.tar'));
     const jsons = ms.filter((m) => m.name.endsWith('.json')).map((m) => SampleJson.parse(JSON.parse(m.data.toString('utf8'))));
     const a1 = jsons.find((j) => j.key === 'PMC1000001_1_f002_2')!;
     assert.equal(a1.article_text, fx.articles.find((a) => a.id === 'PMC1000001_1')!.bodyText);
     assert.equal(a1.image_set.length, 3);
+    assert.deepEqual(a1.article_reference_list, fx.articles.find((a) => a.id === 'PMC1000001_1')!.references);
+    assert.match(a1.article_reference_list[1]!, /^Müller K, Doe R \(2020\)/);
     assert.equal((await runVerify(out.datasetDir, testContext(), { decodeImages: false })).ok, true);
   });
 

@@ -109,7 +109,7 @@ function article(id: string, pmid: string): ArticleRecord {
   return {
     id, pmcid: id.replace(/_\d+$/, ''), version: 1, pmid, doi: '', title: '', abstract: '', keywords: [], subjects: [], journal: '', publisher: '',
     pubDate: '', licenseCode: 'CC BY', licenseGroup: 'commercial', licenseText: '', licenseUrl: '', articleType: '', citation: '', bodyText: '',
-    referencePmids: [], referenceCount: 0, meshTerms: [], figureCount: 0, sourceLocation: '', sourceRevision: '', lastUpdated: '',
+    referencePmids: [], referenceCount: 0, references: [], meshTerms: [], figureCount: 0, sourceLocation: '', sourceRevision: '', lastUpdated: '',
   };
 }
 

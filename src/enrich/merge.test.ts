@@ -11,7 +11,7 @@ import { PUBMED_VERSION, pubmedPaths, type PubmedRecord } from './records.js';
 const article = (over: Partial<ArticleRecord> = {}): ArticleRecord => ({
   id: 'PMC1_1', pmcid: 'PMC1', version: 1, pmid: '42', doi: '', title: 'T', abstract: '', keywords: [], subjects: [],
   journal: '', publisher: '', pubDate: '', licenseCode: 'CC BY', licenseGroup: 'commercial', licenseText: '', licenseUrl: '',
-  articleType: '', citation: '', bodyText: '', referencePmids: [], referenceCount: 0, meshTerms: [], figureCount: 0,
+  articleType: '', citation: '', bodyText: '', referencePmids: [], referenceCount: 0, references: [], meshTerms: [], figureCount: 0,
   sourceLocation: '', sourceRevision: '', lastUpdated: '', ...over,
 });
 const pubmed = (over: Partial<PubmedRecord> = {}): PubmedRecord => ({

@@ -18,9 +18,11 @@
  * holds nothing but shards, and the 10,000-files-per-folder limit of the Hub means 9,999 shards.
  *
  * Layout "normalized" (the default) stores article-level text that is the same for every figure of
- * an article (`article_text`, `image_set`) once, in articles/<group>.parquet, and writes typed empty
- * values ('' and []) for those two fields in each sample. Layout "denormalized" fills them in every
- * sample, as BIOMEDICA did. The set of keys and their types are the same in both.
+ * an article (`article_text`, `image_set`, `article_reference_list`) once, in
+ * articles/<group>.parquet, and writes typed empty values ('' and []) for those fields in each
+ * sample. Layout "denormalized" fills them in every sample, as BIOMEDICA did. The set of keys and
+ * their types are the same in both. (A field that is [] in every sample of a group is no trouble
+ * for Hugging Face's type inference: see src/stages/load/lead.ts.)
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -128,7 +130,8 @@ export const SAMPLE_FIELD_DOCS: Record<keyof SampleJson, string> = {
   article_keywords: 'author keywords (<kwd>)',
   article_reference_ids: 'PMIDs of the cited references',
   article_reference_count: 'number of references in the reference list',
-  article_reference_list: 'formatted references; [] for now (the extract records do not carry them yet)',
+  article_reference_list:
+    "text of each reference in list order, one per reference (as many as article_reference_count; '' for a ref with no text): element-citation fields joined as 'Smith J, Jones A. Title. Nature. 2001. 12. 1–9. doi:10.1/x', mixed-citation text as the publisher wrote it; [] in the normalized layout (see articles/<group>.parquet)",
   article_subject: 'subject headings (<subject>)',
   article_citation: 'citation string from the PMC file list',
   article_license: "license code as PMC lists it ('CC BY', 'CC BY-NC', 'NO-CC CODE', ...)",

@@ -34,6 +34,12 @@ export const ArticleRecord = z.object({
   bodyText: z.string(),
   referencePmids: z.array(z.string()),
   referenceCount: z.number().int(),
+  /**
+   * The text of each reference, one entry per <ref> in list order ('' for a ref with no text), so
+   * its length is referenceCount. Citation fields are joined by a documented rule (src/jats/parse.ts,
+   * "References"): 'Smith J, Jones A. Title. Nature. 2001. 12. 1–9. doi:10.1/x'.
+   */
+  references: z.array(z.string()),
   /** Filled by PubMed enrichment; [] until then. */
   meshTerms: z.array(z.string()),
   figureCount: z.number().int(),

@@ -34,8 +34,11 @@ import type { LicenseGroup } from '../../src/manifest/load-manifest.js';
 import { transformPaths, type TransformLabel } from '../../src/manifest/transform-records.js';
 
 export interface FixtureOptions {
-  /** Synthetic articles appended in further units (for the bench). */
-  generated?: { articles: number; figuresPerArticle: number; width?: number; height?: number; unitSize?: number };
+  /**
+   * Synthetic articles appended in further units (for the bench). Those numbered below
+   * `referencesFrom` (default 0) have no references: list fields empty in a group's first samples.
+   */
+  generated?: { articles: number; figuresPerArticle: number; width?: number; height?: number; unitSize?: number; referencesFrom?: number };
   snapshotDate?: string;
   /** Leave out the hand-written articles (bench). */
   handWritten?: boolean;
@@ -96,6 +99,11 @@ function article(id: string, pmcid: string, version: number | null, licenseCode:
     bodyText: `Introduction. The body of ${pmcid}, long enough to matter.\n\nResults. See Figure 1.`,
     referencePmids: ['11111111', '22222222'],
     referenceCount: 3,
+    references: [
+      'Smith J, Jones A. Imaging fixtures at scale. J Fixtures. 2019. 10. 1–9. doi:10.1234/ref.1. pmid:11111111',
+      'Müller K, Doe R (2020) Another study of the same things. Nature 581: 100–105.',
+      'Fixture Consortium. Reference data, release 3. 2018. https://example.org/data',
+    ],
     meshTerms: [],
     figureCount: 0,
     sourceLocation: `oa_package/00/00/${pmcid}.tar.gz`,
@@ -191,7 +199,7 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
       const [code, group] = GROUPS[i % GROUPS.length]!;
       specs.push({
         unit: baseUnits + Math.floor(i / unitSize),
-        record: article(`${pmcid}_1`, pmcid, 1, code, group),
+        record: article(`${pmcid}_1`, pmcid, 1, code, group, i < (g.referencesFrom ?? 0) ? { references: [], referenceCount: 0, referencePmids: [] } : {}),
         figures: Array.from({ length: g.figuresPerArticle }, (_, f) => ({
           caption: `Figure ${f + 1}. Generated figure ${f + 1} of ${pmcid}, with a caption of ordinary length for a figure.`,
           citing: [`Figure ${f + 1} shows the result.`],

@@ -210,6 +210,7 @@ function toArticleRecord(ref: ArticleRef, a: ParsedArticle): ArticleRecord {
     bodyText: a.bodyText,
     referencePmids: a.referencePmids,
     referenceCount: a.referenceCount,
+    references: a.references,
     meshTerms: [],
     figureCount: a.figures.length,
     sourceLocation: ref.location,

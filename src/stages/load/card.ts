@@ -159,8 +159,8 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
     '',
     `Layout: **${manifest.layout}**. ` +
       (manifest.layout === 'normalized'
-        ? 'Article-level text that is the same for every figure of an article (`article_text`, `image_set`) is stored once per article in `articles/<group>.parquet` (join on `article_id`); in the samples these two fields are empty. (BIOMEDICA repeated them in every sample; `biomedica load --denormalized` builds that layout.)'
-        : 'As in BIOMEDICA, `article_text` and `image_set` are repeated in every sample of an article; `articles/<group>.parquet` holds them once per article as well.'),
+        ? 'Article-level text that is the same for every figure of an article (`article_text`, `image_set`, `article_reference_list`) is stored once per article in `articles/<group>.parquet` (join on `article_id`); in the samples these three fields are empty. (BIOMEDICA repeated them in every sample; `biomedica load --denormalized` builds that layout.)'
+        : 'As in BIOMEDICA, `article_text`, `image_set` and `article_reference_list` are repeated in every sample of an article; `articles/<group>.parquet` holds them once per article as well.'),
     '',
     '| field | type | BIOMEDICA field | meaning |',
     '| --- | --- | --- | --- |',
@@ -170,7 +170,7 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
     '',
     'Differences from BIOMEDICA: `image_hash` is the sha256 of the stored bytes (not of a re-encoding),',
     "`article_date` is the XML's publication date (not parsed from the citation), `image_context` holds",
-    'the paragraphs that cite the figure, shards are about ' +
+    'the paragraphs that cite the figure, `article_reference_list` holds the references (BIOMEDICA left it empty), shards are about ' +
       `${formatBytes(manifest.options.shardMaxBytes)} (at most ${manifest.options.shardMaxSamples} samples), and the normalized layout above.`,
     '',
     '## Files',

@@ -49,7 +49,7 @@ export const LoadOptions = z.object({
   shardMaxBytes: z.coerce.number().int().min(4096).default(1_000_000_000),
   /** ... or this many samples, whichever comes first. */
   shardMaxSamples: z.coerce.number().int().min(1).default(10_000),
-  /** BIOMEDICA's layout: article_text and image_set repeated in every sample. */
+  /** BIOMEDICA's layout: article_text, image_set and article_reference_list repeated in every sample. */
   denormalized: z.boolean().default(false),
   /**
    * Figures inside <sub-article> (author responses, decision letters, translations) are kept by

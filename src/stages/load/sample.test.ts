@@ -26,7 +26,8 @@ const article: ArticleRecord = {
   id: 'PMC1', pmcid: 'PMC1', version: null, pmid: '', doi: '', title: 'T', abstract: 'A', keywords: [], subjects: [],
   journal: 'J', publisher: 'P', pubDate: '2020-05', licenseCode: 'CC BY', licenseGroup: 'commercial', licenseText: '',
   licenseUrl: '', articleType: 'research-article', citation: 'J. 2020', bodyText: 'Body.', referencePmids: [],
-  referenceCount: 0, meshTerms: [], figureCount: 1, sourceLocation: '', sourceRevision: '', lastUpdated: '',
+  referenceCount: 1, references: ['Smith J. Title. Nature. 2001'], meshTerms: [], figureCount: 1, sourceLocation: '',
+  sourceRevision: '', lastUpdated: '',
 };
 
 test('a sample has every documented field, typed, never null; article-level text only when denormalized', () => {
@@ -40,8 +41,11 @@ test('a sample has every documented field, typed, never null; article-level text
   }
   assert.equal(normalized.json.article_text, '');
   assert.deepEqual(normalized.json.image_set, []);
+  assert.deepEqual(normalized.json.article_reference_list, []);
   assert.equal(denormalized.json.article_text, 'Body.');
   assert.deepEqual(denormalized.json.image_set, ['pone-g001.tif']);
+  assert.deepEqual(denormalized.json.article_reference_list, ['Smith J. Title. Nature. 2001']);
+  assert.equal(normalized.json.article_reference_count, 1);
   assert.equal(normalized.json.article_version, -1);
   assert.equal(normalized.json.image_cluster_id, -1);
   assert.deepEqual(normalized.json.image_size, [640, 480]);
