@@ -14,7 +14,7 @@ import { LoadOptions, runLoad } from '../src/stages/load/run-load.js';
 import { runVerify } from '../src/stages/load/verify.js';
 import { buildExtractFixture, type ExtractFixture } from './helpers/extract-fixture.js';
 import { hashTree } from './helpers/dataset.js';
-import { extractPaths } from '../src/manifest/extract-manifest.js';
+import { EXTRACT_VERSION, extractPaths } from '../src/manifest/extract-manifest.js';
 import { sha256, toJsonl, writeJsonAtomic } from '../src/manifest/io.js';
 
 let dir: string;
@@ -112,9 +112,9 @@ describe('preflight', () => {
   });
 
   test('another manifest version: MANIFEST_VERSION', async () => {
-    const out = join(dir, 'v2');
+    const out = join(dir, 'older');
     const f = await buildExtractFixture(out);
-    await writeJsonAtomic(extractPaths(out).manifest, { ...f.manifest, version: 2 });
+    await writeJsonAtomic(extractPaths(out).manifest, { ...f.manifest, version: EXTRACT_VERSION - 1 });
     await assert.rejects(runLoad(LoadOptions.parse({ outDir: out }), testContext()), { code: 'MANIFEST_VERSION' });
   });
 

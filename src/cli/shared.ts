@@ -137,7 +137,7 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--dataset <dir>', 'dataset folder (default <out>/dataset)')
     .option('--shard-max-bytes <n>', 'cut shards before this size (default 1e9)')
     .option('--shard-max-samples <n>', 'cut shards at this many samples (default 10000)')
-    .option('--denormalized', "BIOMEDICA's layout: article text and figure set repeated in every sample")
+    .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
     .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)');
 }

@@ -16,7 +16,12 @@ import { join } from 'node:path';
 import { z } from 'zod';
 
 export const EXTRACT_SCHEMA = 'biomedica.extract';
-export const EXTRACT_VERSION = 1;
+/**
+ * Bumped whenever a record's shape changes, so that load refuses an older extract with a clear
+ * MANIFEST_VERSION error and extract redoes its units, instead of failing record by record.
+ * v2: ArticleRecord.references.
+ */
+export const EXTRACT_VERSION = 2;
 
 export const UnitStats = z.object({
   articles: z.number().int(),
