@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { z } from 'zod';
-import { ManifestError } from '../../errors.js';
+import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
 import { readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../manifest/io.js';
 import type { ArticleRef, Source, SourceFilter } from '../../sources/types.js';
@@ -92,6 +92,7 @@ export async function ensurePlan(
   const skipped: Record<string, number> = {};
   let writer: UnitWriter | undefined;
   let articles = 0;
+  let newestUpdate = '';
   for await (const ref of source.list(filter, (_ref, reason) => {
     skipped[reason] = (skipped[reason] ?? 0) + 1;
   })) {
@@ -104,6 +105,8 @@ export async function ensurePlan(
     }
     await writer.add(ref);
     articles++;
+    const day = ref.lastUpdated.slice(0, 10);
+    if (/^\d{4}-\d{2}-\d{2}$/.test(day) && day > newestUpdate) newestUpdate = day;
     if (writer.count >= unitSize) {
       units.push(await writer.finish());
       writer = undefined;
@@ -113,13 +116,17 @@ export async function ensurePlan(
   if (ctx.signal.aborted) {
     // A plan from a cut-short listing would silently shrink the dataset: do not keep it.
     await rm(paths.planDir, { recursive: true, force: true });
-    return Promise.reject(ctx.signal.reason);
+    throw new InterruptedError('INTERRUPTED', 'stopped while listing the source; no plan was kept', {
+      hint: 'rerun the same command: the listing starts over',
+    });
   }
   const plan: Plan = {
     schema: 'biomedica.extract.plan',
     version: 1,
     inputSha256,
-    source: source.descriptor,
+    // A legacy file list carries no snapshot date of its own: the newest "Last Updated" among
+    // the listed articles says how current the copy is, which is what a release must state.
+    source: { ...source.descriptor, snapshotDate: source.descriptor.snapshotDate || newestUpdate },
     units,
     articles,
     skipped,
