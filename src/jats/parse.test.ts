@@ -1,25 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
 import { ItemError } from '../errors.js';
+import { listFiles, nxmlDir } from '../../test/helpers/corpus.js';
 import { parseArticles, parseFiles, toParseLine } from './parse.js';
 import type { ParsedArticle, ParsedFigure } from './types.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const nxmlDir = resolve(repoRoot, '../shared/corpus/nxml');
-
-function corpusFiles(dir = nxmlDir): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...corpusFiles(path));
-    else out.push(path);
-  }
-  return out;
-}
+const corpusFiles = (dir = nxmlDir): string[] => listFiles(dir);
 
 const cache = new Map<string, ParsedArticle[]>();
 /** The parsed articles of a corpus file, by path relative to corpus/nxml. */

@@ -1,24 +1,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { listFiles, nxmlDir } from '../../test/helpers/corpus.js';
 import { parseArticles } from './parse.js';
 import { referenceTexts, referenceTextsOfTree } from './references.js';
 import { TEXT, kidsOf, parseXmlDocument, tagOf, textOf, type RawMarkup, type XmlNode } from './xml.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const nxmlDir = resolve(repoRoot, '../shared/corpus/nxml');
-
-function corpusFiles(dir = nxmlDir): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...corpusFiles(path));
-    else out.push(path);
-  }
-  return out;
-}
+const corpusFiles = (dir = nxmlDir): string[] => listFiles(dir);
 
 function refsOf(rel: string): string[] {
   const articles = parseArticles(readFileSync(join(nxmlDir, rel)));

@@ -1,20 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { XMLValidator } from 'fast-xml-parser';
 import { ItemError } from '../errors.js';
 import { findSyntaxError } from './wellformed.js';
 import { decodeXml, parseXmlTree } from './xml.js';
+import { listFiles, nxmlDir } from '../../test/helpers/corpus.js';
 
-const nxmlDir = resolve(fileURLToPath(new URL('../../', import.meta.url)), '../shared/corpus/nxml');
-
-function corpusFiles(dir = nxmlDir): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((name) => (statSync(join(dir, name)).isDirectory() ? corpusFiles(join(dir, name)) : [join(dir, name)]));
-}
+const corpusFiles = (dir = nxmlDir): string[] => listFiles(dir);
 
 function rejects(xml: string, message: RegExp, at?: string): void {
   const error = findSyntaxError(xml);
