@@ -203,11 +203,15 @@ export async function buildArticle(ctx: ArticleContext, index: number, pmcNumber
     const image = await ctx.pool.get(imageBase + graphicNo * 7 + rng.int(0, 6));
     const cap = content.caption(rng, t, image, ids);
     const stem = naming.figureStem(graphicNo);
+    const captionTitle = rng.chance(0.85) ? cap.title : null;
+    const captionParagraphs = rng.chance(0.85) ? cap.paragraphs : [cap.title, ...cap.paragraphs];
     const fig: FigureSpec = {
       id,
       label,
       stem,
-      caption: { title: rng.chance(0.85) ? cap.title : null, paragraphs: rng.chance(0.85) ? cap.paragraphs : [cap.title, ...cap.paragraphs] },
+      // Without its title and with no paragraph left, a caption would come out empty: only the
+      // deliberate 'empty-caption' item may be empty (sample-truth.jsonl says which one is).
+      caption: { title: captionTitle, paragraphs: captionTitle === null && captionParagraphs.length === 0 ? [cap.title] : captionParagraphs },
       image,
       files: [
         { name: `${stem}.${image.format}`, bytes: image.full },
