@@ -14,6 +14,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { FailureRecord, FigureRecord } from './records.js';
 
 export const EXTRACT_SCHEMA = 'biomedica.extract';
 /**
@@ -106,6 +107,29 @@ export function emptyStats(): UnitStats {
     failures: 0,
     failuresByCode: {},
   };
+}
+
+/** A unit's counts, derived from the records it wrote (the marker stores them for cheap totals). */
+export function unitStatsOf(
+  articles: number,
+  articlesFailed: number,
+  figures: readonly FigureRecord[],
+  failures: readonly FailureRecord[],
+): UnitStats {
+  const stats = emptyStats();
+  stats.articles = articles;
+  stats.articlesFailed = articlesFailed;
+  stats.figures = figures.length;
+  for (const f of figures) {
+    if (f.status === 'ok') stats.figuresOk++;
+    else if (f.status === 'filtered') stats.figuresFiltered++;
+    else stats.figuresFailed++;
+    stats.images += f.images.length;
+    for (const image of f.images) stats.imageBytes += image.bytes;
+  }
+  stats.failures = failures.length;
+  for (const f of failures) stats.failuresByCode[f.code] = (stats.failuresByCode[f.code] ?? 0) + 1;
+  return stats;
 }
 
 export function addStats(into: UnitStats, from: UnitStats): UnitStats {

@@ -79,7 +79,7 @@ function ftpError(error: unknown, path: string, signal: AbortSignal | undefined)
   return new TransportError('NETWORK', `FTP transfer failed for ${path}: ${message}`, { path, networkCode, retryable, cause: error });
 }
 
-/** FTP replies that mean "command not implemented": the server has no SIZE or no REST. */
+/** FTP replies 500, 502 and 504: the server lacks the command (no SIZE, or no REST). */
 function isUnsupported(error: unknown): boolean {
   return error instanceof FTPError && (error.code === 500 || error.code === 502 || error.code === 504);
 }

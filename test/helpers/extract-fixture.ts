@@ -18,6 +18,7 @@ import {
   emptyStats,
   extractPaths,
   unitId,
+  unitStatsOf,
   type ExtractManifest,
   type UnitMarker,
   type UnitStats,
@@ -292,19 +293,7 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
     const unit = unitId(u);
     const { articles: as, figures: fs } = byUnit.get(u)!;
     const failures = hand.failures.filter((f) => f.unit === unit);
-    const stats: UnitStats = emptyStats();
-    stats.articles = as.length;
-    stats.articlesFailed = (hand.failedArticles as Record<number, number>)[u] ?? 0;
-    stats.figures = fs.length;
-    for (const f of fs) {
-      if (f.status === 'ok') stats.figuresOk++;
-      else if (f.status === 'filtered') stats.figuresFiltered++;
-      else stats.figuresFailed++;
-      stats.images += f.images.length;
-      for (const i of f.images) stats.imageBytes += i.bytes;
-    }
-    stats.failures = failures.length;
-    for (const f of failures) stats.failuresByCode[f.code] = (stats.failuresByCode[f.code] ?? 0) + 1;
+    const stats: UnitStats = unitStatsOf(as.length, (hand.failedArticles as Record<number, number>)[u] ?? 0, fs, failures);
     const files: Record<string, string> = {};
     for (const [name, records] of [
       ['articles.jsonl', as],

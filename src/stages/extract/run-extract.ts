@@ -18,6 +18,7 @@ import {
   UnitMarker,
   addStats,
   emptyStats,
+  unitStatsOf,
   extractPaths,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
@@ -208,24 +209,12 @@ async function runUnit(
   const articles: ArticleRecord[] = [];
   const figures: FigureRecord[] = [];
   const failures: FailureRecord[] = [];
-  const stats = emptyStats();
   for (const r of results) {
     if (r.article) articles.push(r.article);
-    else stats.articlesFailed++;
     figures.push(...r.figures);
     failures.push(...r.failures);
   }
-  stats.articles = articles.length;
-  stats.figures = figures.length;
-  for (const f of figures) {
-    if (f.status === 'ok') stats.figuresOk++;
-    else if (f.status === 'filtered') stats.figuresFiltered++;
-    else stats.figuresFailed++;
-    stats.images += f.images.length;
-    for (const image of f.images) stats.imageBytes += image.bytes;
-  }
-  stats.failures = failures.length;
-  for (const f of failures) stats.failuresByCode[f.code] = (stats.failuresByCode[f.code] ?? 0) + 1;
+  const stats = unitStatsOf(articles.length, results.length - articles.length, figures, failures);
 
   const files: Record<string, string> = {};
   for (const [name, records] of [
