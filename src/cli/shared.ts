@@ -40,6 +40,8 @@ export interface ExtractFlags extends CommonFlags {
   connections?: string;
   rps?: string;
   sync?: boolean;
+  planOnly?: boolean;
+  worker?: string;
 }
 
 export function addExtractFlags(cmd: Command): Command {
@@ -56,6 +58,8 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--concurrency <n>', 'articles processed at once')
     .option('--connections <n>', 'connections per host')
     .option('--rps <n>', 'requests per second cap')
+    .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
+    .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
 
@@ -158,4 +162,16 @@ export async function loadOptionsFromFlags(flags: LoadFlags) {
     throw new UsageError('FLAG_INVALID', `--${issue.path.join('.')}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/** '--worker 1/4' → { index: 1, count: 4 }. */
+export function parseWorker(value: string | undefined): { index: number; count: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
+  const index = Number(m?.[1]);
+  const count = Number(m?.[2]);
+  if (!m || count < 1 || index >= count) {
+    throw new UsageError('FLAG_INVALID', `--worker expects i/n with 0 ≤ i < n, got "${value}"`, { hint: 'e.g. --worker 0/4 … --worker 3/4' });
+  }
+  return { index, count };
 }

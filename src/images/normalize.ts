@@ -86,6 +86,12 @@ function fail(code: string, message: string, details: Record<string, unknown> = 
   throw new ItemError(code, message, details);
 }
 
+/**
+ * libvips keeps its error text in a buffer shared across threads: with images decoded in parallel
+ * the same corrupt file reports "premature end of JPEG image" on one run and "Unknown error" on
+ * the next. The failures ledger must come out the same on every run, so recorded messages say
+ * what went wrong in fixed words; the decoder's own text stays on the error for logs.
+ */
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -116,7 +122,7 @@ export async function normalizeImage(input: Buffer, options: ImageOptions): Prom
   try {
     metadata = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {
-    fail('IMAGE_CORRUPT', `unreadable ${sniffed} header: ${messageOf(error)}`, { format: sniffed });
+    fail('IMAGE_CORRUPT', `unreadable ${sniffed} header (corrupt or truncated file)`, { format: sniffed, decoder: messageOf(error) });
   }
   if (metadata.format !== sniffed) {
     fail('IMAGE_CORRUPT', `file starts like ${sniffed} but decodes as ${metadata.format}`, { format: sniffed });
@@ -158,8 +164,8 @@ export async function normalizeImage(input: Buffer, options: ImageOptions): Prom
       .jpeg({ quality: options.quality, progressive: false, mozjpeg: false, optimiseCoding: true, chromaSubsampling: options.chromaSubsampling ?? '4:2:0' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    if (isPixelLimit(error)) fail('IMAGE_TOO_LARGE', messageOf(error), { width: originalWidth, height: originalHeight });
-    fail('IMAGE_CORRUPT', `cannot decode ${sniffed}: ${messageOf(error)}`, { format: sniffed });
+    if (isPixelLimit(error)) fail('IMAGE_TOO_LARGE', `${originalWidth}×${originalHeight} is over the decoder's pixel limit`, { width: originalWidth, height: originalHeight, decoder: messageOf(error) });
+    fail('IMAGE_CORRUPT', `cannot decode ${sniffed} (corrupt or truncated data)`, { format: sniffed, decoder: messageOf(error) });
   }
 
   return {

@@ -6,6 +6,7 @@ import {
   configFromExtractFlags,
   createStageContext,
   filterFromConfig,
+  parseWorker,
   printSummary,
   type ExtractFlags,
 } from '../shared.js';
@@ -19,7 +20,7 @@ export function extractCommand(deps: ProgramDeps): Command {
     const filter = filterFromConfig(config);
     const ctx = createStageContext(flags, deps.signal);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
-    const summary = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync });
+    const summary = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker: parseWorker(flags.worker) });
     printSummary(flags, summary, formatExtractSummary(summary));
   });
   return cmd;

@@ -8,6 +8,7 @@ import {
   createStageContext,
   filterFromConfig,
   loadOptionsFromFlags,
+  parseWorker,
   printSummary,
   type ExtractFlags,
   type LoadFlags,
@@ -21,7 +22,12 @@ export function runCommand(deps: ProgramDeps): Command {
     const ctx = createStageContext(flags, deps.signal);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
     const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
-    const extract = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync });
+    const extract = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker: parseWorker(flags.worker) });
+    if (!extract.complete) {
+      // Other workers still hold units: the last one to finish (or a plain rerun) goes on to load.
+      printSummary(flags, { extract }, formatExtractSummary(extract));
+      return;
+    }
     const load = await runLoad(await loadOptionsFromFlags(flags), ctx);
     printSummary(flags, { extract, load }, `${formatExtractSummary(extract)}\n\n${formatLoadSummary(load)}`);
   });

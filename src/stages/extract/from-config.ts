@@ -13,13 +13,18 @@ export async function extractFromConfig(
   outDir: string,
   filter: SourceFilter,
   ctx: StageContext,
-  mode: { sync?: boolean } = {},
+  mode: { sync?: boolean; planOnly?: boolean; worker?: { index: number; count: number } } = {},
 ): Promise<ExtractSummary> {
   const source = await createSource(config, { outDir, log: ctx.log });
   try {
     if (mode.sync && source.descriptor.kind !== 'cloud') {
       throw new UsageError('SYNC_NEEDS_CLOUD', `--sync reads the cloud bucket's daily inventory; ${source.descriptor.kind} has none`, {
         hint: 'drop --sync, or use --source cloud',
+      });
+    }
+    if (mode.sync && (mode.worker || mode.planOnly)) {
+      throw new UsageError('SYNC_WORKERS', '--sync runs on one machine: a night is a small delta', {
+        hint: 'split a full first build with --plan-only and --worker, then sync nightly without them',
       });
     }
     const planner = mode.sync
@@ -31,7 +36,7 @@ export async function extractFromConfig(
         })
       : undefined;
     return await runExtract(
-      extractOptionsFromConfig(config, outDir),
+      { ...extractOptionsFromConfig(config, outDir), planOnly: mode.planOnly, worker: mode.worker },
       source,
       filter,
       ctx,
@@ -58,7 +63,7 @@ export function formatExtractSummary(s: ExtractSummary): string {
   const t = s.totals;
   const lines = [
     `extract: ${s.source.kind} ${s.source.url}${s.source.snapshotDate ? ` (snapshot ${s.source.snapshotDate})` : ''}`,
-    `  units        ${s.units} (${s.unitsSkipped} already done)`,
+    `  units        ${s.units} (${s.unitsSkipped} already done${s.unitsPending ? `, ${s.unitsPending} not done yet: other workers or a later run` : ''})`,
     `  articles     ${t.articles} ok, ${t.articlesFailed} failed`,
     `  figures      ${t.figuresOk} ok, ${t.figuresFiltered} filtered, ${t.figuresFailed} failed`,
     `  images       ${t.images} stored (${(t.imageBytes / 1e6).toFixed(1)} MB)`,
@@ -77,6 +82,6 @@ export function formatExtractSummary(s: ExtractSummary): string {
     lines.push(`               ${y.newArticles} new or changed articles in ${y.newUnits} units; tombstones ${tomb}`);
     if (y.fullListing) lines.push(`               full listing: ${y.fullListingReason}`);
   }
-  lines.push(`  manifest     ${s.manifest}`);
+  lines.push(`  manifest     ${s.complete ? s.manifest : 'not written until every unit is done'}`);
   return lines.join('\n');
 }

@@ -65,10 +65,17 @@ export async function ensurePlan(
   filter: SourceFilter,
   unitSize: number,
   ctx: Pick<StageContext, 'log' | 'signal'>,
+  opts: { requireExisting?: boolean } = {},
 ): Promise<Plan> {
   const paths = extractPaths(outDir);
   const inputSha256 = planInputHash(source, filter, unitSize);
   const existing = await readJsonIfExists(paths.plan);
+  if (existing === undefined && opts.requireExisting) {
+    // Workers must share one plan; each listing its own could race on the plan files.
+    throw new ManifestError('PLAN_MISSING', `no plan at ${paths.plan}`, {
+      hint: 'run `biomedica extract --plan-only` once with the same source and filters, then start the workers',
+    });
+  }
   if (existing !== undefined) {
     const plan = Plan.safeParse(existing);
     if (!plan.success) {

@@ -6,7 +6,8 @@
  * next run. manifest.json is written when every unit is done, so its presence tells the next stage
  * the extract is complete.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { InterruptedError, ThresholdError } from '../../errors.js';
@@ -43,6 +44,14 @@ export const ExtractOptions = z.object({
     maxInputBytes: z.number().int(),
   }),
   keep: z.object({ minCaptionChars: z.number().int(), minSide: z.number().int() }).default(DEFAULT_KEEP_RULE),
+  /** Write the plan and stop: the first step of a run split over several workers. */
+  planOnly: z.boolean().optional(),
+  /**
+   * Worker `index` of `count` (0-based) takes the units whose number ≡ index (mod count); the others
+   * are left to the other workers, which share the out folder (a shared file system). Whoever
+   * finds every unit done writes the manifest; a plain rerun also does.
+   */
+  worker: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
 });
 export type ExtractOptions = z.infer<typeof ExtractOptions>;
 
@@ -52,6 +61,10 @@ export interface ExtractSummary {
   source: Plan['source'];
   units: number;
   unitsSkipped: number;
+  /** Units not done yet, left to other workers (0 for a whole run). */
+  unitsPending: number;
+  /** Every unit is done and manifest.json is written. */
+  complete: boolean;
   skippedByReason: Record<string, number>;
   totals: UnitStats;
   /** Incremental runs only (src/sync/planner.ts): what this night changed. */
@@ -80,17 +93,33 @@ export async function runExtract(
   planner?: ExtractPlanner,
 ): Promise<ExtractSummary> {
   const paths = extractPaths(options.outDir);
-  const plan = planner ? await planner.plan(ctx) : await ensurePlan(options.outDir, source, filter, options.unitSize, ctx);
+  const plan = planner
+    ? await planner.plan(ctx)
+    : await ensurePlan(options.outDir, source, filter, options.unitSize, ctx, { requireExisting: options.worker !== undefined });
   const imageLimit = pLimit(options.imageConcurrency);
   const optionsSha256 = sha256(stableStringify(shapingOptions(options)));
+  const worker = options.worker;
+  const mine = (i: number) => (worker ? i % worker.count === worker.index : true);
+  const partial = (unitsSkipped: number, unitsPending: number): ExtractSummary => ({
+    outDir: options.outDir,
+    manifest: '',
+    source: plan.source,
+    units: plan.units.length,
+    unitsSkipped,
+    unitsPending,
+    complete: false,
+    skippedByReason: plan.skipped,
+    totals: emptyStats(),
+  });
+  if (options.planOnly) return partial(0, plan.units.length);
 
   ctx.progress.start(plan.articles, 'extract');
-  const totals = emptyStats();
-  const units: ExtractManifest['units'] = [];
   let unitsSkipped = 0;
+  let running = emptyStats();
   try {
-    for (const unit of plan.units) {
+    for (const [i, unit] of plan.units.entries()) {
       if (ctx.signal.aborted) break;
+      if (!mine(i)) continue;
       const marker = await validMarker(options.outDir, unit.id, unit.sha256, optionsSha256);
       if (marker) {
         unitsSkipped++;
@@ -105,17 +134,40 @@ export async function runExtract(
           ctx,
         }));
       if (!done) break;
-      addStats(totals, done.stats);
-      units.push({ id: unit.id, stats: done.stats, files: done.files });
-      ctx.progress.tick(0, { ok: totals.figuresOk, failed: totals.failures });
+      running = addStats(running, done.stats);
+      ctx.progress.tick(0, { ok: running.figuresOk, failed: running.failures });
     }
   } finally {
     ctx.progress.stop();
   }
   if (ctx.signal.aborted) {
-    throw new InterruptedError('INTERRUPTED', `stopped after ${units.length} of ${plan.units.length} units`, {
+    throw new InterruptedError('INTERRUPTED', 'stopped before every unit was done', {
       hint: 'rerun the same command: finished units are kept and the run resumes',
     });
+  }
+
+  // The manifest covers every unit, whoever did it: read all markers back.
+  const totals = emptyStats();
+  const units: ExtractManifest['units'] = [];
+  let unitsPending = 0;
+  for (const unit of plan.units) {
+    const done = await validMarker(options.outDir, unit.id, unit.sha256, optionsSha256);
+    if (!done) {
+      unitsPending++;
+      continue;
+    }
+    addStats(totals, done.stats);
+    units.push({ id: unit.id, stats: done.stats, files: done.files });
+  }
+  if (unitsPending > 0) {
+    ctx.log.info({ worker, unitsPending }, 'units left for other workers');
+    return { ...partial(unitsSkipped, unitsPending), totals };
+  }
+  // Workers finishing together must not all write the manifest (and, under `run`, all load):
+  // the first to create the lock finalizes. A plain run always may.
+  if (worker && !(await takeFinalizeLock(options.outDir))) {
+    ctx.log.info({ worker }, 'every unit is done; another worker writes the manifest');
+    return { ...partial(unitsSkipped, 0), totals };
   }
 
   await planner?.beforeManifest(plan, ctx);
@@ -140,6 +192,8 @@ export async function runExtract(
     source: plan.source,
     units: units.length,
     unitsSkipped,
+    unitsPending: 0,
+    complete: true,
     skippedByReason: plan.skipped,
     totals,
     ...(planner ? { sync: planner.summary() } : {}),
@@ -249,6 +303,16 @@ function countsForLog(stats: UnitStats) {
     figuresFailed: stats.figuresFailed,
     failures: stats.failures,
   };
+}
+
+async function takeFinalizeLock(outDir: string): Promise<boolean> {
+  try {
+    await (await open(join(outDir, '.worker-finalize.lock'), 'wx')).close();
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
 }
 
 /** A finished rerun must change no byte, so an identical manifest is not rewritten. */
