@@ -15,8 +15,10 @@ import {
 } from '../shared.js';
 
 export function runCommand(deps: ProgramDeps): Command {
-  const cmd = new Command('run').description('every stage in order: extract → load (transform slots in between)');
-  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags) => {
+  const cmd = new Command('run')
+    .description('every stage in order: extract → (enrich) → load (transform slots in before load)')
+    .option('--enrich', 'add PubMed MeSH terms between extract and load (needs E-utilities; set NCBI_API_KEY, NCBI_EMAIL)');
+  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & { enrich?: boolean }) => {
     const config = configFromExtractFlags(flags);
     const filter = filterFromConfig(config);
     const ctx = createStageContext(flags, deps.signal);
@@ -28,8 +30,16 @@ export function runCommand(deps: ProgramDeps): Command {
       printSummary(flags, { extract }, formatExtractSummary(extract));
       return;
     }
+    let enriched = '';
+    let enrich: unknown;
+    if (flags.enrich) {
+      const { runEnrich, enrichOptionsFromConfig, formatEnrichSummary } = await import('../../enrich/pubmed.js');
+      const summary = await runEnrich(enrichOptionsFromConfig(config, flags.out), ctx);
+      enrich = summary;
+      enriched = `${formatEnrichSummary(summary)}\n\n`;
+    }
     const load = await runLoad(await loadOptionsFromFlags(flags), ctx);
-    printSummary(flags, { extract, load }, `${formatExtractSummary(extract)}\n\n${formatLoadSummary(load)}`);
+    printSummary(flags, { extract, enrich, load }, `${formatExtractSummary(extract)}\n\n${enriched}${formatLoadSummary(load)}`);
   });
   return cmd;
 }
