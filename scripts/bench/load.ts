@@ -3,6 +3,7 @@
 // so its peak RSS is its own. A plain copy of the same image files (read each, append to one file)
 // runs beside it as the disk baseline: load should come close to it.
 // Usage: npx tsx scripts/bench/load.ts [--articles 1500] [--figures 2] [--width 512] [--height 384] [--runs 3] [--dir bench-out]
+//          [--shard-max-bytes 1e9] [--shard-concurrency 2]
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,8 @@ const { values } = parseArgs({
     height: { type: 'string', default: '384' },
     runs: { type: 'string', default: '3' },
     dir: { type: 'string', default: 'bench-out' },
+    'shard-max-bytes': { type: 'string', default: '1000000000' },
+    'shard-concurrency': { type: 'string', default: '2' },
     child: { type: 'string' },
   },
 });
@@ -32,7 +35,10 @@ if (values.child === 'load' || values.child === 'copy') {
   if (values.child === 'load') {
     const { runLoad, LoadOptions } = await import('../../src/stages/load/run-load.js');
     const { testContext } = await import('../../src/pipeline/context.js');
-    const summary = await runLoad(LoadOptions.parse({ outDir, datasetDir }), testContext());
+    const summary = await runLoad(
+      LoadOptions.parse({ outDir, datasetDir, shardMaxBytes: values['shard-max-bytes'], shardConcurrency: values['shard-concurrency'] }),
+      testContext(),
+    );
     bytes = summary.bytes;
     samples = summary.samples;
     shardSeconds = summary.run.shardsMs / 1000;
@@ -75,7 +81,9 @@ if (values.child === 'load' || values.child === 'copy') {
   for (const kind of ['copy', 'load'] as const) {
     const runs: { seconds: number; shardSeconds: number; bytes: number; samples: number; maxRssMB: number }[] = [];
     for (let i = 0; i < Number(values.runs); i++) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--dir', values.dir], {
+      const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--dir', values.dir];
+      args.push('--shard-max-bytes', values['shard-max-bytes'], '--shard-concurrency', values['shard-concurrency']);
+      const r = spawnSync(process.execPath, args, {
         encoding: 'utf8',
         env: { ...process.env, BIOMEDICA_LOG_LEVEL: 'silent' },
       });
@@ -87,6 +95,7 @@ if (values.child === 'load' || values.child === 'copy') {
     results.push({
       kind,
       fixture: spec,
+      ...(kind === 'load' ? { shardMaxBytes: Number(values['shard-max-bytes']), shardConcurrency: Number(values['shard-concurrency']) } : {}),
       samples,
       MB: +(bytes / 1e6).toFixed(1),
       medianSeconds: +seconds.toFixed(2),

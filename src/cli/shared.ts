@@ -131,6 +131,7 @@ export interface LoadFlags extends CommonFlags {
   dataset?: string;
   shardMaxBytes?: string;
   shardMaxSamples?: string;
+  shardConcurrency?: string;
   denormalized?: boolean;
   subArticles: boolean;
   snapshotDate?: string;
@@ -141,6 +142,7 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--dataset <dir>', 'dataset folder (default <out>/dataset)')
     .option('--shard-max-bytes <n>', 'cut shards before this size (default 1e9)')
     .option('--shard-max-samples <n>', 'cut shards at this many samples (default 10000)')
+    .option('--shard-concurrency <n>', 'shards written at once (default 2)')
     .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
     .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)');
@@ -153,6 +155,7 @@ export async function loadOptionsFromFlags(flags: LoadFlags) {
     datasetDir: flags.dataset,
     shardMaxBytes: flags.shardMaxBytes,
     shardMaxSamples: flags.shardMaxSamples,
+    shardConcurrency: flags.shardConcurrency,
     denormalized: flags.denormalized ?? false,
     includeSubArticles: flags.subArticles,
     snapshotDate: flags.snapshotDate,

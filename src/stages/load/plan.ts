@@ -64,6 +64,8 @@ export interface PlannedShard {
   lastKey: string;
   byPanelType: Record<string, number>;
   inputSha256: string;
+  /** Where the shard's TarLines lie in the group's tar staging file: [start, end) in bytes. */
+  staging: { start: number; end: number };
 }
 
 export interface GroupPlan {
@@ -119,10 +121,13 @@ const IMAGE_FILE = /^units\/[A-Za-z0-9_-]+\/images\/[A-Za-z0-9_-]+\.jpg$/;
 
 class JsonlWriter {
   private readonly out: WriteStream;
+  /** Bytes written so far: the offset of the next line. */
+  bytes = 0;
   constructor(readonly path: string) {
     this.out = createWriteStream(path, { highWaterMark: 1 << 20 });
   }
   async write(line: string): Promise<void> {
+    this.bytes += Buffer.byteLength(line) + 1;
     if (!this.out.write(line + '\n')) await once(this.out, 'drain');
   }
   async close(): Promise<void> {
@@ -144,6 +149,7 @@ interface ShardState {
   lastKey: string;
   byPanelType: Record<string, number>;
   hash: Hash;
+  stagingStart: number;
   /** Distinct articles: the lead samples break up their articles' runs. */
   articleIds: Set<string>;
 }
@@ -222,6 +228,7 @@ class GroupState {
       lastKey: '',
       byPanelType: {},
       hash: createHash('sha256').update(this.tarTag + '\n'),
+      stagingStart: this.tar.bytes,
       articleIds: new Set(),
     });
     const line: TarLine = { shard: shard.n, ...sample.line };
@@ -247,8 +254,14 @@ class GroupState {
   private closeShard(): void {
     const c = this.current;
     if (!c) return;
-    const { hash, articleIds, ...rest } = c;
-    this.shards.push({ ...rest, articles: articleIds.size, bytes: c.bytes + END_OF_ARCHIVE, inputSha256: hash.digest('hex') });
+    const { hash, articleIds, stagingStart, ...rest } = c;
+    this.shards.push({
+      ...rest,
+      articles: articleIds.size,
+      bytes: c.bytes + END_OF_ARCHIVE,
+      inputSha256: hash.digest('hex'),
+      staging: { start: stagingStart, end: this.tar.bytes },
+    });
     this.current = undefined;
   }
 

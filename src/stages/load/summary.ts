@@ -43,9 +43,23 @@ export interface DatasetSummary {
 
 export interface LoadSummary extends DatasetSummary {
   datasetDir: string;
+  /** manifest.json, or '' when this run did not write it (a worker that did not finalize). */
   manifest: string;
-  /** What this run did, and where its time went (plan, index tables, shards). */
-  run: { shardsWritten: number; shardsReused: number; ms: number; planMs: number; tablesMs: number; shardsMs: number };
+  /** Planned shards not written yet, left to other workers (0 when complete). */
+  shardsPending: number;
+  /** Every shard is written and this run wrote the tables, card and manifest. */
+  complete: boolean;
+  /** What this run did, and where its time went (plan, shards, index tables). */
+  run: {
+    shardsWritten: number;
+    shardsReused: number;
+    /** Set when the run was worker `index` of `count`. */
+    worker?: { index: number; count: number };
+    ms: number;
+    planMs: number;
+    tablesMs: number;
+    shardsMs: number;
+  };
 }
 
 const n = (x: number) => x.toLocaleString('en-US');
@@ -56,6 +70,7 @@ function counts(record: Record<string, number>): string {
 }
 
 export function formatLoadSummary(s: LoadSummary): string {
+  if (!s.complete) return formatWorkerSummary(s);
   const lines: string[] = [];
   lines.push(
     `Loaded ${n(s.samples)} samples from ${n(s.articles)} articles into ${n(s.shards)} shards (${formatBytes(s.bytes)}), ` +
@@ -98,6 +113,24 @@ export function formatLoadSummary(s: LoadSummary): string {
       `  ds = load_dataset(${JSON.stringify(s.datasetDir)}, ${JSON.stringify(first.group)}, split="train")`,
       '  print(ds[0]["txt"], ds[0]["json"]["article_title"])',
     );
+  }
+  return lines.join('\n');
+}
+
+/** A worker that did not finalize: its share, and who finishes the dataset. */
+function formatWorkerSummary(s: LoadSummary): string {
+  const who = s.run.worker ? `Worker ${s.run.worker.index}/${s.run.worker.count}` : 'Load';
+  const lines = [
+    `${who}: shards written ${n(s.run.shardsWritten)}, unchanged ${n(s.run.shardsReused)}, in ${(s.run.ms / 1000).toFixed(1)} s.`,
+  ];
+  if (s.shardsPending > 0) {
+    lines.push(
+      `${n(s.shardsPending)} of ${n(s.shards)} shards pending (other workers); the dataset has no manifest yet.`,
+      'The worker that finds every shard written finishes it; or, once no worker runs, a plain',
+      `biomedica load with the same flags and no --worker writes what is left and finishes it: ${s.datasetDir}`,
+    );
+  } else {
+    lines.push(`Every one of the ${n(s.shards)} shards is written; another worker writes the tables, card and manifest.`);
   }
   return lines.join('\n');
 }
