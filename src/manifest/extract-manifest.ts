@@ -14,7 +14,8 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { FailureRecord, FigureRecord } from './records.js';
+import { sha256, toJsonl, writeFileAtomic } from './io.js';
+import type { ArticleRecord, FailureRecord, FigureRecord } from './records.js';
 
 export const EXTRACT_SCHEMA = 'biomedica.extract';
 /**
@@ -146,4 +147,23 @@ export function addStats(into: UnitStats, from: UnitStats): UnitStats {
 /** Unit ids sort in plan order: 'u000000', 'u000001', ... */
 export function unitId(index: number): string {
   return `u${String(index).padStart(6, '0')}`;
+}
+
+/** Write a unit's three record files atomically; returns their sha256 for the unit's marker. */
+export async function writeUnitRecords(
+  outDir: string,
+  unit: string,
+  records: { articles: readonly ArticleRecord[]; figures: readonly FigureRecord[]; failures: readonly FailureRecord[] },
+): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const [name, list] of [
+    ['articles.jsonl', records.articles],
+    ['figures.jsonl', records.figures],
+    ['failures.jsonl', records.failures],
+  ] as const) {
+    const text = toJsonl(list);
+    await writeFileAtomic(extractPaths(outDir).unitFile(unit, name), text);
+    files[name] = sha256(text);
+  }
+  return files;
 }

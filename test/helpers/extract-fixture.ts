@@ -19,6 +19,7 @@ import {
   extractPaths,
   unitId,
   unitStatsOf,
+  writeUnitRecords,
   type ExtractManifest,
   type UnitMarker,
   type UnitStats,
@@ -294,16 +295,7 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
     const { articles: as, figures: fs } = byUnit.get(u)!;
     const failures = hand.failures.filter((f) => f.unit === unit);
     const stats: UnitStats = unitStatsOf(as.length, (hand.failedArticles as Record<number, number>)[u] ?? 0, fs, failures);
-    const files: Record<string, string> = {};
-    for (const [name, records] of [
-      ['articles.jsonl', as],
-      ['figures.jsonl', fs],
-      ['failures.jsonl', failures],
-    ] as const) {
-      const text = toJsonl(records);
-      await writeFileAtomic(paths.unitFile(unit, name), text);
-      files[name] = sha256(text);
-    }
+    const files = await writeUnitRecords(outDir, unit, { articles: as, figures: fs, failures });
     const marker: UnitMarker = {
       schema: 'biomedica.extract.unit',
       version: EXTRACT_VERSION,

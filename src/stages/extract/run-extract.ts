@@ -20,10 +20,11 @@ import {
   addStats,
   emptyStats,
   unitStatsOf,
+  writeUnitRecords,
   extractPaths,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, sha256, sha256File, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import { readJsonIfExists, sha256, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
@@ -270,16 +271,7 @@ async function runUnit(
   }
   const stats = unitStatsOf(articles.length, results.length - articles.length, figures, failures);
 
-  const files: Record<string, string> = {};
-  for (const [name, records] of [
-    ['articles.jsonl', articles],
-    ['figures.jsonl', figures],
-    ['failures.jsonl', failures],
-  ] as const) {
-    const text = toJsonl(records);
-    await writeFileAtomic(paths.unitFile(unit.id, name), text);
-    files[name] = sha256(text);
-  }
+  const files = await writeUnitRecords(outDir, unit.id, { articles, figures, failures });
   const marker: UnitMarker = {
     schema: 'biomedica.extract.unit',
     version: EXTRACT_VERSION,
