@@ -1,6 +1,8 @@
 // Throughput of normalizeImage on the real corpus images (every jpg and png under
-// ../shared/corpus/images), read into memory first so only decoding and encoding are timed.
-// Usage: npx tsx scripts/bench/images.ts [--repeat N] [--runs 5] [--concurrency 2] [--threads 1]
+// ../shared/corpus/images, or under --dir), read into memory first so only decoding and encoding
+// are timed. An output equal to its input byte for byte counts as passed through.
+// Usage: npx tsx scripts/bench/images.ts [--repeat N] [--runs 5] [--concurrency 2] [--threads 1] [--dir DIR] [--warmup N]
+// --warmup: images in the untimed first pass (default all of them).
 // --concurrency is how many images are in flight (the extract stage's imageConcurrency);
 // --threads is libvips threads per image (configureSharp). MB/s counts input bytes.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -9,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_IMAGE_OPTIONS, configureSharp, encoderVersion, normalizeImage } from '../../src/images/normalize.js';
+import { median } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -16,6 +19,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     concurrency: { type: 'string', default: '2' },
     threads: { type: 'string', default: '1' },
+    dir: { type: 'string' },
+    warmup: { type: 'string' },
   },
 });
 const repeat = Number(values.repeat);
@@ -23,7 +28,7 @@ const runs = Number(values.runs);
 const concurrency = Number(values.concurrency);
 const settings = configureSharp({ concurrency: Number(values.threads) });
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)), '../shared/corpus/images');
+const root = values.dir ? resolve(values.dir) : resolve(fileURLToPath(new URL('../..', import.meta.url)), '../shared/corpus/images');
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? walk(join(dir, e.name)) : /\.(jpe?g|png)$/i.test(e.name) ? [join(dir, e.name)] : [],
@@ -32,10 +37,12 @@ function walk(dir: string): string[] {
 const inputs = walk(root).sort().map((p) => readFileSync(p));
 const inputBytes = inputs.reduce((sum, b) => sum + b.length, 0);
 
-async function oneRun(): Promise<{ seconds: number; outputBytes: number }> {
-  const queue = Array.from({ length: repeat }, () => inputs).flat();
+async function oneRun(batch: Buffer[]): Promise<{ seconds: number; cpuSeconds: number; outputBytes: number; passedThrough: number }> {
+  const queue = Array.from({ length: repeat }, () => batch).flat();
   let next = 0;
   let outputBytes = 0;
+  let passedThrough = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -44,20 +51,17 @@ async function oneRun(): Promise<{ seconds: number; outputBytes: number }> {
         if (input === undefined) break;
         const stored = await normalizeImage(input, DEFAULT_IMAGE_OPTIONS);
         outputBytes += stored.bytes.length;
+        if (stored.bytes.equals(input)) passedThrough++;
       }
     }),
   );
-  return { seconds: (performance.now() - started) / 1000, outputBytes };
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6, outputBytes, passedThrough };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
-
-await oneRun(); // warm-up: loads codecs, faults in the libraries
+await oneRun(inputs.slice(0, values.warmup === undefined ? inputs.length : Number(values.warmup))); // warm-up: loads codecs, faults in the libraries
 const results = [];
-for (let i = 0; i < runs; i++) results.push(await oneRun());
+for (let i = 0; i < runs; i++) results.push(await oneRun(inputs));
 const images = inputs.length * repeat;
 const seconds = median(results.map((r) => r.seconds));
 console.log(
@@ -69,7 +73,10 @@ console.log(
     images,
     inputMB: +((inputBytes * repeat) / 1e6).toFixed(1),
     outputMB: +((results[0]?.outputBytes ?? 0) / 1e6).toFixed(1),
+    passedThrough: results[0]?.passedThrough ?? 0,
     medianSeconds: +seconds.toFixed(3),
+    // CPU seconds of the whole process, libvips threads included: steadier than wall time when shared.
+    medianCpuSeconds: +median(results.map((r) => r.cpuSeconds)).toFixed(3),
     imagesPerSecond: +(images / seconds).toFixed(1),
     inputMBPerSecond: +((inputBytes * repeat) / 1e6 / seconds).toFixed(1),
   }),

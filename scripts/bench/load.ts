@@ -3,12 +3,14 @@
 // so its peak RSS is its own. A plain copy of the same image files (read each, append to one file)
 // runs beside it as the disk baseline: load should come close to it.
 // Usage: npx tsx scripts/bench/load.ts [--articles 1500] [--figures 2] [--width 512] [--height 384] [--runs 3] [--dir bench-out]
-//          [--shard-max-bytes 1e9] [--shard-concurrency 2]
+//          [--shard-max-bytes 1e9] [--shard-concurrency 2] [--extract RUN_DIR]
+// --extract loads an existing run folder (one holding extract/) instead of building the fixture.
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './lib/measure.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,13 +23,16 @@ const { values } = parseArgs({
     'shard-max-bytes': { type: 'string', default: '1000000000' },
     'shard-concurrency': { type: 'string', default: '2' },
     child: { type: 'string' },
+    extract: { type: 'string' },
   },
 });
+const extractDir = values.extract ? resolve(values.extract) : undefined;
 
 if (values.child === 'load' || values.child === 'copy') {
-  const outDir = resolve(values.dir, 'load-extract');
+  const outDir = extractDir ?? resolve(values.dir, 'load-extract');
   const datasetDir = resolve(values.dir, 'load-dataset');
   rmSync(datasetDir, { recursive: true, force: true });
+  const cpu = process.cpuUsage();
   const started = performance.now();
   let bytes = 0;
   let samples = 0;
@@ -59,12 +64,14 @@ if (values.child === 'load' || values.child === 'copy') {
     await out.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({ seconds, shardSeconds: shardSeconds || seconds, bytes, samples, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  const used = process.cpuUsage(cpu);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  console.log(JSON.stringify({ seconds, cpuSeconds, shardSeconds: shardSeconds || seconds, bytes, samples, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }));
 } else {
-  const outDir = resolve(values.dir, 'load-extract');
-  const spec = `${values.articles}x${values.figures}@${values.width}x${values.height}`;
+  const outDir = extractDir ?? resolve(values.dir, 'load-extract');
+  const spec = extractDir ?? `${values.articles}x${values.figures}@${values.width}x${values.height}`;
   const marker = join(outDir, `fixture-${spec}`);
-  if (!existsSync(marker)) {
+  if (!extractDir && !existsSync(marker)) {
     rmSync(outDir, { recursive: true, force: true });
     const { buildExtractFixture } = await import('../../test/helpers/extract-fixture.js');
     const { writeFile } = await import('node:fs/promises');
@@ -76,12 +83,11 @@ if (values.child === 'load' || values.child === 'copy') {
     await writeFile(marker, '');
     console.error(`fixture ${spec} built in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const results: Record<string, unknown>[] = [];
   for (const kind of ['copy', 'load'] as const) {
     const runs: { seconds: number; shardSeconds: number; bytes: number; samples: number; maxRssMB: number }[] = [];
     for (let i = 0; i < Number(values.runs); i++) {
-      const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--dir', values.dir];
+      const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', kind, '--dir', values.dir, ...(extractDir ? ['--extract', extractDir] : [])];
       args.push('--shard-max-bytes', values['shard-max-bytes'], '--shard-concurrency', values['shard-concurrency']);
       const r = spawnSync(process.execPath, args, {
         encoding: 'utf8',
