@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { corpusDir } from '../../../test/helpers/corpus.js';
 import { interleave, round, runBenchScript, runJson } from '../lib/measure.js';
+import { PEER_ENV } from '../lib/python.js';
 import { realImagePaths } from '../lib/real-mirror.js';
 import { measuredRow, type CompareRow, type RowSource } from './row.js';
 
@@ -67,7 +68,7 @@ export const imageRows: RowSource = {
       const runs = await interleave(
         {
           ours: () => runBenchScript<ImagesRun>('images.ts', ['--runs', '1', '--concurrency', '1', '--threads', '1', '--dir', set.dir, '--warmup', WARMUP]),
-          pillow: () => runJson<ImagesRun>(python, [script, '--dir', set.dir, '--runs', '1', '--warmup', WARMUP]),
+          pillow: () => runJson<ImagesRun>(python, [script, '--dir', set.dir, '--runs', '1', '--warmup', WARMUP], { env: PEER_ENV }),
         },
         ctx.runs,
         (name, round, r) => ctx.log(`images (${set.label}) ${name} #${round + 1}: ${r.medianSeconds} s`),

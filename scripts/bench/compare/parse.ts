@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { nxmlDir } from '../../../test/helpers/corpus.js';
 import { interleave, runBenchScript, runJson } from '../lib/measure.js';
+import { PEER_ENV } from '../lib/python.js';
 import { PUBLISHED } from './published.js';
 import { measuredRow, referenceRow, type RowSource } from './row.js';
 
@@ -31,7 +32,7 @@ export const parseRows: RowSource = {
     const runs = await interleave(
       {
         ours: () => runBenchScript<ParseRun>('parse.ts', ['--runs', '1', '--repeat', '1']),
-        lxml: () => runJson<ParseRun>(python, [script, '--dir', nxmlDir, '--runs', '1']),
+        lxml: () => runJson<ParseRun>(python, [script, '--dir', nxmlDir, '--runs', '1'], { env: PEER_ENV }),
       },
       ctx.runs,
       (name, round, r) => ctx.log(`parse ${name} #${round + 1}: ${r.medianSeconds} s`),

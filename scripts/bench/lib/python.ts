@@ -44,9 +44,5 @@ export async function ensureVenv(name: string, packages: readonly string[], modu
   return python;
 }
 
-/** Versions of installed distributions, for the table's peer column. */
-export function pythonVersions(python: string, distributions: readonly string[]): Record<string, string> {
-  const code = `import json, importlib.metadata as m; print(json.dumps({d: m.version(d) for d in ${JSON.stringify(distributions)}}))`;
-  const r = spawnSync(python, ['-c', code], { encoding: 'utf8' });
-  return r.status === 0 ? (JSON.parse(r.stdout) as Record<string, string>) : {};
-}
+/** For running a peer: no __pycache__ left beside the scripts in the checkout. */
+export const PEER_ENV = { PYTHONDONTWRITEBYTECODE: '1' };
