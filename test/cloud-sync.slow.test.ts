@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../src/log/logger.js';
-import { readJsonl, sha256 } from '../src/manifest/io.js';
+import { readJsonl, sha256 } from '../src/storage/files.js';
 import type { ArticleRecord, FigureRecord, TombstoneRecord } from '../src/manifest/records.js';
 import { testContext } from '../src/pipeline/context.js';
 import { createCloudSource } from '../src/sources/cloud/index.js';

@@ -15,7 +15,7 @@ import { runVerify } from '../src/stages/load/verify.js';
 import { buildExtractFixture, type ExtractFixture } from './helpers/extract-fixture.js';
 import { hashTree } from './helpers/dataset.js';
 import { EXTRACT_VERSION, extractPaths } from '../src/manifest/extract-manifest.js';
-import { sha256, toJsonl, writeJsonAtomic } from '../src/manifest/io.js';
+import { sha256, toJsonl, writeJsonAtomic } from '../src/storage/files.js';
 
 let dir: string;
 let fx: ExtractFixture;

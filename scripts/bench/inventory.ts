@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { silentLogger } from '../../src/log/logger.js';
-import { sha256, writeJsonAtomic } from '../../src/manifest/io.js';
+import { sha256, writeJsonAtomic } from '../../src/storage/files.js';
 import type { CloudSource } from '../../src/sources/cloud/index.js';
 import { parseInventoryManifest, sortedInventoryRows, type InventorySnapshot } from '../../src/sources/cloud/inventory.js';
 import { parseVersionMetadata } from '../../src/sources/cloud/metadata.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { toJsonl, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { toJsonl, writeFileAtomic, writeJsonAtomic } from '../storage/files.js';
 import type { ArticleRecord } from '../manifest/records.js';
 import { mergePubmed, readPubmedForUnit } from './merge.js';
 import { PUBMED_VERSION, pubmedPaths, type PubmedRecord } from './records.js';

@@ -3,7 +3,7 @@
  * marker says they were made from the articles.jsonl load is reading (a redone unit must be
  * enriched again); a unit without enrichment loads with meshTerms [] as before.
  */
-import { readJsonIfExists, readJsonl } from '../manifest/io.js';
+import { readJsonIfExists, readJsonl } from '../storage/files.js';
 import type { ArticleRecord } from '../manifest/records.js';
 import { PubmedRecord, PubmedUnitMarker, pubmedPaths } from './records.js';
 

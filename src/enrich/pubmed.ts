@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { ManifestError, ThresholdError, toFailure } from '../errors.js';
 import { ExtractManifest, extractPaths } from '../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../storage/files.js';
 import type { ArticleRecord, FailureRecord } from '../manifest/records.js';
 import type { StageContext } from '../pipeline/context.js';
 import { createEutilsClient, eutilsRate, type EutilsClient } from './eutils.js';

@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { sha256, toJsonl, writeFileAtomic } from './io.js';
+import { sha256, toJsonl, writeFileAtomic } from '../storage/files.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from './records.js';
 
 export const EXTRACT_SCHEMA = 'biomedica.extract';

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { ManifestError } from '../errors.js';
 import { extractPaths, unitId } from '../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../storage/files.js';
 import type { TombstoneRecord } from '../manifest/records.js';
 import type { StageContext } from '../pipeline/context.js';
 import type { CloudSource } from '../sources/cloud/index.js';

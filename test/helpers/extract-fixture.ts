@@ -24,7 +24,7 @@ import {
   type UnitMarker,
   type UnitStats,
 } from '../../src/manifest/extract-manifest.js';
-import { sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../src/manifest/io.js';
+import { sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../src/storage/files.js';
 import type {
   ArticleRecord,
   FailureRecord,

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { ItemError, TransportError, toFailure } from '../../errors.js';
 import { extractPaths } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists } from '../../manifest/io.js';
+import { readJsonIfExists } from '../../storage/files.js';
 import { createHttpClient, type HttpClient } from '../../transport/http.js';
 import { diffGroups, type ArticleGroup } from '../../sync/diff.js';
 import { orderedMap } from '../../sync/ordered.js';

@@ -11,7 +11,7 @@ import { dirname, basename, join } from 'node:path';
 import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../manifest/io.js';
+import { readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../storage/files.js';
 import type { ArticleRef, Source, SourceFilter } from '../../sources/types.js';
 import type { StageContext } from '../../pipeline/context.js';
 

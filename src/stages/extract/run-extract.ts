@@ -24,7 +24,7 @@ import {
   extractPaths,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, sha256, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import { readJsonIfExists, sha256, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import type { Source, SourceFilter } from '../../sources/types.js';

@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { z } from 'zod';
 import { fieldKinds, type FieldKind } from '../../manifest/load-manifest.js';
-import { sha256File } from '../../manifest/io.js';
+import { sha256File } from '../../storage/files.js';
 
 const DUCK_TYPE: Record<FieldKind, string> = {
   string: 'VARCHAR',

@@ -19,7 +19,7 @@ import pLimit from 'p-limit';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
 import { mergePubmed, readPubmedForUnit } from '../../enrich/merge.js';
-import { readJsonl, sha256File } from '../../manifest/io.js';
+import { readJsonl, sha256File } from '../../storage/files.js';
 import {
   KEY_PATTERN,
   LICENSE_GROUPS,

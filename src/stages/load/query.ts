@@ -19,7 +19,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
-import { readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import { readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
 import {
   ArticleRow,
   IndexRow,

@@ -25,7 +25,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
 import { EXTRACT_SCHEMA, EXTRACT_VERSION, ExtractManifest, extractPaths } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import { readJsonIfExists, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
 import {
   ArticleRow,
   IndexRow,

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import tar from 'tar-stream';
 import { ManifestError } from '../../errors.js';
-import { readJsonIfExists, sha256File } from '../../manifest/io.js';
+import { readJsonIfExists, sha256File } from '../../storage/files.js';
 import {
   KEY_PATTERN,
   LICENSE_GROUPS,
