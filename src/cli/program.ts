@@ -7,6 +7,7 @@ import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { queryCommand } from './commands/query.js';
+import { transformCommand } from './commands/transform.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -19,6 +20,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .showHelpAfterError()
     .addCommand(extractCommand(deps))
     .addCommand(enrichCommand(deps))
+    .addCommand(transformCommand(deps))
     .addCommand(loadCommand(deps))
     .addCommand(runCommand(deps))
     .addCommand(verifyCommand(deps))

@@ -70,6 +70,10 @@ export const Config = z.object({
     requestsPerSecond: z.number().min(0),
     concurrency: z.number().int().min(1).max(64),
   }),
+  annotations: z.object({
+    /** Taxonomy expert labels are checked against; a relative path is taken from the package root. */
+    taxonomy: z.string().min(1),
+  }),
 });
 export type Config = z.infer<typeof Config>;
 
