@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { createStageContext, printSummary, type CommonFlags } from '../shared.js';
+import { resolveConfig, type Config, type ConfigOverrides } from '../../config/schema.js';
+import { addCommonFlags, createStageContext, parseWorker, printSummary, type CommonFlags } from '../shared.js';
 
 /**
  * `transform fit` and `transform assign`: the clustering steps on plain N×D .npy embeddings, also
@@ -55,9 +56,77 @@ export function transformAssignCommand(deps: ProgramDeps): Command {
   });
 }
 
+export interface TransformFlags extends CommonFlags {
+  out: string;
+  model?: string;
+  recipe?: string;
+  device?: string;
+  batchSize?: string;
+  threads?: string;
+  components?: string;
+  clusters?: string;
+  seed?: string;
+  sample?: string;
+  modelFrom?: string;
+  refit?: boolean;
+  check?: string;
+  worker?: string;
+}
+
+/** The stage's flags, shared with `run` (which runs transform between extract and load). */
+export function addTransformFlags(cmd: Command): Command {
+  return cmd
+    .option('--model <file>', 'ONNX embedding model (a DINOv2 export; default: transform.model)')
+    .addOption(new Option('--recipe <name>', 'preprocessing recipe (default: transform.recipe)').choices(['biomedica', 'dinov2']))
+    .addOption(new Option('--device <device>', 'execution provider; auto tries cuda, webgpu, cpu').choices(['auto', 'cuda', 'webgpu', 'cpu']))
+    .option('--batch-size <n>', 'images per inference call')
+    .option('--threads <n>', 'CPU threads for onnxruntime (default: the cores available)')
+    .option('--components <n>', 'PCA components when fitting (the paper: 25)')
+    .option('--clusters <n>', 'k-means clusters when fitting (the paper: 2000)')
+    .option('--seed <n>', 'seed of the fit sample and k-means++')
+    .option('--sample <n>', 'embeddings the model is fitted on (a seeded uniform sample)')
+    .option('--model-from <dir>', 'adopt a clustering model fitted elsewhere (transform/model of another run) instead of fitting')
+    .option('--refit', 'fit the clustering model anew even though one is frozen in the run folder (cluster ids change)');
+}
+
+/** The transform section of the config overrides that the flags make. */
+export function transformOverrides(flags: TransformFlags): ConfigOverrides {
+  const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  return {
+    transform: {
+      model: flags.model,
+      recipe: flags.recipe as Config['transform']['recipe'] | undefined,
+      device: flags.device as Config['transform']['device'] | undefined,
+      batchSize: n(flags.batchSize),
+      threads: n(flags.threads),
+      components: n(flags.components),
+      clusters: n(flags.clusters),
+      seed: n(flags.seed),
+      sampleSize: n(flags.sample),
+    },
+  };
+}
+
 export function transformCommand(deps: ProgramDeps): Command {
-  return new Command('transform')
-    .description('embeddings → PCA + k-means clusters → labels (steps: fit, assign)')
-    .addCommand(transformFitCommand(deps))
-    .addCommand(transformAssignCommand(deps));
+  const cmd = new Command('transform')
+    .description('embed every image (DINOv2 on onnxruntime) → PCA + k-means → expert labels per image; runs whatever is not done')
+    .option('--out <dir>', 'run folder (holds extract/; transform/ is written there)', 'out')
+    .addOption(new Option('--check <mode>', 'how finished units are checked before they are skipped').choices(['marker', 'fast', 'full']))
+    .option('--worker <i/n>', 'be worker i of n (0-based) for the embedding; all workers share --out');
+  addCommonFlags(addTransformFlags(cmd));
+  cmd.action(async (flags: TransformFlags) => {
+    const config = resolveConfig({ configFile: flags.config, overrides: transformOverrides(flags) });
+    const ctx = createStageContext(flags, deps.signal);
+    const { transformOptionsFromConfig } = await import('../../stages/transform/from-config.js');
+    const { runTransform, formatTransformSummary } = await import('../../stages/transform/run-transform.js');
+    const options = transformOptionsFromConfig(config, flags.out, {
+      modelFrom: flags.modelFrom,
+      refit: flags.refit,
+      check: flags.check as 'marker' | 'fast' | 'full' | undefined,
+      worker: parseWorker(flags.worker),
+    });
+    const summary = await runTransform(options, ctx);
+    printSummary(flags, summary, formatTransformSummary(summary));
+  });
+  return cmd.addCommand(transformFitCommand(deps)).addCommand(transformAssignCommand(deps));
 }
