@@ -7,6 +7,7 @@ import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { queryCommand } from './commands/query.js';
+import { embedCommand } from './commands/embed.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -23,5 +24,6 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(runCommand(deps))
     .addCommand(verifyCommand(deps))
     .addCommand(queryCommand(deps))
-    .addCommand(parseCommand());
+    .addCommand(parseCommand())
+    .addCommand(embedCommand(deps));
 }
