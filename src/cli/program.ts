@@ -8,6 +8,7 @@ import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { queryCommand } from './commands/query.js';
 import { transformCommand } from './commands/transform.js';
+import { embedCommand } from './commands/embed.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -25,5 +26,6 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(runCommand(deps))
     .addCommand(verifyCommand(deps))
     .addCommand(queryCommand(deps))
-    .addCommand(parseCommand());
+    .addCommand(parseCommand())
+    .addCommand(embedCommand(deps));
 }
