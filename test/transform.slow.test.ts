@@ -142,7 +142,7 @@ describe('transform stage', () => {
     const unit = fixture.units[1]!;
     const path = transformPaths(out).embeddings(unit);
     const bytes = await readFile(path);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1]! ^= 0xff;
     await writeFile(path, bytes);
     const before = await transformTree(out);
     assert.notDeepEqual(before, await transformTree(join(root, 'split')));

@@ -9,7 +9,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { repoRoot } from './servers.js';
 
-export { hasPython } from './dataset.js';
+export const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
 export interface Venv {
   /** The venv's own interpreter: it finds its site-packages wherever the venv folder lies. */

@@ -14,6 +14,7 @@ import type { FailureRecord } from '../../manifest/records.js';
 import { transformPaths, type TransformLabel } from '../../manifest/transform-records.js';
 import type { Outputs, Step, UnitIO } from '../../pipeline/runner.js';
 import { sha256, stableStringify, toJsonl, writeFileAtomic } from '../../storage/files.js';
+import { removeStaleTemps } from '../../storage/temps.js';
 import { assignFile, type Assigner } from '../../clustering/model.js';
 import { NpyReader, NpyWriter } from '../../clustering/npy.js';
 import { propagateLabel } from '../../annotations/propagate.js';
@@ -88,6 +89,7 @@ export function embedStep(outDir: string, embedder: () => Promise<Embedder>): St
     markerPath: (u) => paths.marker('embed', u.id),
     outputRoot: () => paths.root,
     async run(unit: TransformUnit, io: UnitIO) {
+      for (const path of [paths.embeddings(unit.id), paths.keys(unit.id), paths.failures(unit.id)]) await removeStaleTemps(path);
       const session = await embedder();
       const { dim, provider, inputName, outputName, inputType } = session.info;
       const writer = await NpyWriter.create(paths.embeddings(unit.id), 'float32', dim);
@@ -145,6 +147,7 @@ export function assignStep(outDir: string, assigner: () => Promise<Assigner>): S
     markerPath: (u) => paths.marker('assign', u.id),
     outputRoot: () => paths.root,
     async run(unit: TransformUnit, io: UnitIO) {
+      await removeStaleTemps(paths.ids(unit.id));
       const { rows } = await assignFile(await assigner(), paths.embeddings(unit.id), paths.ids(unit.id), { signal: io.signal });
       const outputs: Outputs = Object.fromEntries([await outputOf(paths.root, paths.rel.ids(unit.id))]);
       return { result: { rows }, outputs };
@@ -176,6 +179,7 @@ export function labelStep(outDir: string, labels: ClusterLabels): Step<Transform
         lines.push(line);
       }
       const text = toJsonl(lines);
+      await removeStaleTemps(paths.labels(unit.id));
       await writeFileAtomic(paths.labels(unit.id), text);
       const outputs: Outputs = Object.fromEntries([await outputOf(paths.root, paths.rel.labels(unit.id), text)]);
       return { result: { rows: lines.length, labelled, unlabelled: lines.length - labelled }, outputs };
