@@ -7,6 +7,7 @@ import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { queryCommand } from './commands/query.js';
+import { annotateCommand } from './commands/annotate.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -23,5 +24,6 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(runCommand(deps))
     .addCommand(verifyCommand(deps))
     .addCommand(queryCommand(deps))
+    .addCommand(annotateCommand(deps))
     .addCommand(parseCommand());
 }
