@@ -133,6 +133,25 @@ test('export: a rerun gives the same bytes and keeps the sheets; experts\' work 
   assert.equal((await readdir(join(to, 'sheets'))).length, 10);
 });
 
+test('export: stopped, it leaves no record; rerun, it redraws only the missing sheets and ends byte-identical', async () => {
+  const to = join(dir, 'resume');
+  const abort = new AbortController();
+  abort.abort();
+  await assert.rejects(runExport(options(to), testContext({ signal: abort.signal })), { code: 'INTERRUPTED' });
+  await assert.rejects(readFile(join(to, 'export.json')), { code: 'ENOENT' });
+
+  await runExport(options(to), testContext());
+  const whole = await treeHashes(to);
+  // As if a run had stopped after some sheets: two sheets and the record are gone.
+  const jpgs = (await readdir(join(to, 'sheets'))).filter((n) => n.endsWith('.jpg')).sort();
+  await rm(join(to, 'sheets', jpgs[0]!));
+  await rm(join(to, 'sheets', jpgs[3]!));
+  await rm(join(to, 'export.json'));
+  const resumed = await runExport(options(to), testContext());
+  assert.deepEqual(resumed.sheets, { drawn: 2, kept: 3 });
+  assert.deepEqual(await treeHashes(to), whole);
+});
+
 test('export --labels starts a fresh folder from given labels; ids beyond K are refused', async () => {
   const given = join(dir, 'given.json');
   await writeFile(given, JSON.stringify({ 3: { panel_type: 'single', panel_subtype: 'single panel', global_class: ['Maps'], local_class: ['map'] } }));
