@@ -9,6 +9,7 @@ import { verifyCommand } from './commands/verify.js';
 import { queryCommand } from './commands/query.js';
 import { transformCommand } from './commands/transform.js';
 import { embedCommand } from './commands/embed.js';
+import { annotateCommand } from './commands/annotate.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -26,6 +27,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(runCommand(deps))
     .addCommand(verifyCommand(deps))
     .addCommand(queryCommand(deps))
+    .addCommand(annotateCommand(deps))
     .addCommand(parseCommand())
     .addCommand(embedCommand(deps));
 }

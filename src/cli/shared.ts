@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveConfig, type Config, type ConfigOverrides } from '../config/schema.js';
+import { resolveTaxonomyPath } from '../annotations/taxonomy.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
@@ -135,6 +136,10 @@ export interface LoadFlags extends CommonFlags {
   denormalized?: boolean;
   subArticles: boolean;
   snapshotDate?: string;
+  subset?: string;
+  dropClass?: string;
+  maxPerConcept?: string;
+  subsetSeed?: string;
 }
 
 export function addLoadFlags(cmd: Command): Command {
@@ -145,7 +150,31 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--shard-concurrency <n>', 'shards written at once (default 2)')
     .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
-    .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)');
+    .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)')
+    .addOption(new Option('--subset <kind>', "write one of the paper's training subsets (needs transform labels)").choices(['concept-filtered', 'concept-balanced']))
+    .option('--drop-class <classes>', "concept-filtered: comma-separated global classes whose images are left out, e.g. 'Plots and Charts,Tables'")
+    .option('--max-per-concept <n>', 'concept-balanced: at most this many images per global class')
+    .option('--subset-seed <s>', 'concept-balanced: seed of the choice within a concept (default 0)');
+}
+
+/** --subset and its flags → the load option; a flag of the other kind is a usage error, not ignored. */
+function subsetFromFlags(flags: LoadFlags, config: string | undefined) {
+  const stray = (names: [string, unknown][]) => names.filter(([, v]) => v !== undefined).map(([n]) => n);
+  if (flags.subset === undefined) {
+    const given = stray([['--drop-class', flags.dropClass], ['--max-per-concept', flags.maxPerConcept], ['--subset-seed', flags.subsetSeed]]);
+    if (given.length > 0) throw new UsageError('FLAG_INVALID', `${given.join(', ')} needs --subset`, { hint: 'add --subset concept-filtered or --subset concept-balanced' });
+    return undefined;
+  }
+  if (flags.subset === 'concept-filtered') {
+    const given = stray([['--max-per-concept', flags.maxPerConcept], ['--subset-seed', flags.subsetSeed]]);
+    if (given.length > 0) throw new UsageError('FLAG_INVALID', `${given.join(', ')} belongs to --subset concept-balanced`);
+    const dropClasses = (flags.dropClass ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+    if (dropClasses.length === 0) throw new UsageError('FLAG_INVALID', '--subset concept-filtered needs --drop-class', { hint: "e.g. --drop-class 'Plots and Charts,Tables'" });
+    return { kind: 'concept-filtered' as const, dropClasses, taxonomyFile: resolveTaxonomyPath(resolveConfig({ configFile: config }).annotations.taxonomy) };
+  }
+  if (flags.dropClass !== undefined) throw new UsageError('FLAG_INVALID', '--drop-class belongs to --subset concept-filtered');
+  if (flags.maxPerConcept === undefined) throw new UsageError('FLAG_INVALID', '--subset concept-balanced needs --max-per-concept', { hint: 'e.g. --max-per-concept 100000' });
+  return { kind: 'concept-balanced' as const, maxPerConcept: int(flags.maxPerConcept, '--max-per-concept'), seed: int(flags.subsetSeed, '--subset-seed') ?? 0 };
 }
 
 export async function loadOptionsFromFlags(flags: LoadFlags) {
@@ -159,10 +188,13 @@ export async function loadOptionsFromFlags(flags: LoadFlags) {
     denormalized: flags.denormalized ?? false,
     includeSubArticles: flags.subArticles,
     snapshotDate: flags.snapshotDate,
+    subset: subsetFromFlags(flags, flags.config),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new UsageError('FLAG_INVALID', `--${issue.path.join('.')}: ${issue.message}`);
+    const subsetFlags: Record<string, string> = { maxPerConcept: '--max-per-concept', seed: '--subset-seed', dropClasses: '--drop-class' };
+    const flag = issue.path[0] === 'subset' ? (subsetFlags[String(issue.path[1])] ?? '--subset') : `--${issue.path.join('.')}`;
+    throw new UsageError('FLAG_INVALID', `${flag}: ${issue.message}`);
   }
   return parsed.data;
 }

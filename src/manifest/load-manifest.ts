@@ -282,6 +282,8 @@ export const LoadManifest = z.object({
     shardMaxBytes: int,
     shardMaxSamples: int,
     includeSubArticles: z.boolean(),
+    /** The training subset load wrote (load --subset), when it wrote one. */
+    subset: z.record(z.string(), z.unknown()).optional(),
   }),
   upstream: z.object({
     /** What the dataset was made from: an extract manifest, or (a query subset) another dataset. */

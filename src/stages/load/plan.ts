@@ -35,7 +35,7 @@ import {
   type ImageRecord,
   type TombstoneRecord,
 } from '../../manifest/records.js';
-import { TransformLabel, transformPaths } from '../../manifest/transform-records.js';
+import { readTransformLabels, transformPaths, type TransformLabel } from '../../manifest/transform-records.js';
 import { articleRowOf, buildSample, indexRowOf, NO_LABEL, type Layout } from './sample.js';
 import { LeadChooser } from './lead.js';
 import { END_OF_ARCHIVE, sampleBytes } from './tar.js';
@@ -85,6 +85,8 @@ export interface LeftOut {
   figuresFailed: number;
   subArticleFigures: number;
   samplesFailed: number;
+  /** Images a training subset (load --subset) did not select. */
+  notInSubset?: number;
 }
 
 export interface Plan {
@@ -112,6 +114,8 @@ export interface PlanInput {
   /** Tar settings that shape the bytes; part of every shard's input hash. */
   tarTag: string;
   withLabels: boolean;
+  /** A training subset (src/annotations/subset-selector.ts): false leaves the image out. */
+  select?: (key: string, label: Omit<TransformLabel, 'key'> | undefined) => boolean;
   signal: AbortSignal;
   log: Pick<Logger, 'info' | 'warn'>;
 }
@@ -383,6 +387,10 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
               await fail(unit.id, image.key, 'image', problem.code, problem.message);
               continue;
             }
+            if (input.select && !input.select(image.key, labels?.get(image.key))) {
+              plan.leftOut.notInSubset = (plan.leftOut.notInSubset ?? 0) + 1;
+              continue;
+            }
             seen.add(image.key);
             chosen.push({ figure, image, imageIndex });
           }
@@ -519,27 +527,13 @@ function isTombstoned(tombstones: Tombstones, articleId: string, unit: string): 
 }
 
 async function readLabels(outDir: string, unit: string): Promise<Map<string, Omit<TransformLabel, 'key'>>> {
-  const path = transformPaths(outDir).labels(unit);
   const out = new Map<string, Omit<TransformLabel, 'key'>>();
-  let line = 0;
   try {
-    for await (const raw of readJsonl(path)) {
-      line++;
-      const parsed = TransformLabel.safeParse(raw);
-      if (!parsed.success) {
-        throw new ManifestError('TRANSFORM_INVALID', `label line ${line} of unit ${unit} does not match the label schema`, {
-          path,
-          issues: parsed.error.issues,
-          hint: 'rerun biomedica transform',
-        });
-      }
-      const { key, ...label } = parsed.data;
-      out.set(key, label);
-    }
+    for await (const { key, ...label } of readTransformLabels(outDir, unit)) out.set(key, label);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new ManifestError('MANIFEST_MISSING', `transform labels for unit ${unit} are missing`, {
-        path,
+        path: transformPaths(outDir).labels(unit),
         hint: 'rerun biomedica transform, or remove the transform folder to load without labels',
       });
     }

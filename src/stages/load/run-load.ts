@@ -39,6 +39,7 @@ import {
 } from '../../manifest/load-manifest.js';
 import { transformPaths } from '../../manifest/transform-records.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { describeSubset, subsetSelector, SubsetSpec } from '../../annotations/subset-selector.js';
 import { renderCard } from './card.js';
 import { duplicateKeys, jsonlToParquet, withDuckDb } from './parquet.js';
 import { planLoad, type GroupPlan, type Plan, type PlannedShard, type TarLine } from './plan.js';
@@ -80,6 +81,8 @@ export const LoadOptions = z.object({
    * the time; a second one fills it (2 cores: 1 → 2 is +15% shard MB/s, scripts/bench/load.ts).
    */
   shardConcurrency: z.coerce.number().int().min(1).max(64).default(2),
+  /** A training subset of the paper's (src/annotations/subsets.ts); needs transform labels. */
+  subset: SubsetSpec.optional(),
   worker: z
     .object({ index: z.number().int().min(0), count: z.number().int().min(1) })
     .refine((w) => w.index < w.count, 'worker index must be below the worker count')
@@ -122,6 +125,13 @@ export async function runLoad(
   await rm(workDir, { recursive: true, force: true });
   await mkdir(workDir, { recursive: true });
 
+  if (options.subset && transformSha256 === '') {
+    throw new UsageError('SUBSET_NEEDS_LABELS', `--subset ${options.subset.kind} chooses images by their labels, and ${transform.manifest} is missing`, {
+      hint: `run biomedica transform --out ${outDir} first, or load without --subset`,
+    });
+  }
+  const subset = options.subset ? await subsetSelector(options.subset, outDir, extractManifest.units.map((u) => u.id), ctx.signal) : undefined;
+  if (subset?.balance) ctx.log.info({ concepts: subset.balance.concepts, kept: subset.balance.kept }, 'concept-balanced subset counted');
   ctx.log.info({ outDir, datasetDir, worker, units: extractManifest.units.length, labels: transformSha256 !== '' }, 'load planning');
   const plan = await planLoad({
     outDir,
@@ -133,6 +143,7 @@ export async function runLoad(
     shardMaxSamples: options.shardMaxSamples,
     tarTag: `${TAR_FORMAT} mtime=${mtime.getTime()}`,
     withLabels: transformSha256 !== '',
+    select: subset?.select,
     signal: ctx.signal,
     log: ctx.log,
   });
@@ -166,6 +177,7 @@ export async function runLoad(
     shardMaxBytes: options.shardMaxBytes,
     shardMaxSamples: options.shardMaxSamples,
     includeSubArticles: options.includeSubArticles,
+    ...(options.subset ? { subset: describeSubset(options.subset) } : {}),
   };
   const lock = finalizeLockPath(outDir, datasetDir, { upstream, manifestOptions, layout, snapshotDate, groups });
   let changing: Promise<void> | undefined;
