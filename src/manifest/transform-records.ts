@@ -18,6 +18,8 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import { ManifestError } from '../errors.js';
+import { readJsonl } from '../storage/files.js';
 
 export const TransformLabel = z.object({
   /** ImageRecord.key of the image this line labels. */
@@ -120,3 +122,25 @@ export const transformPaths = (outDir: string) => {
     },
   };
 };
+
+/**
+ * A unit's label lines, each checked against the schema: a bad line stops the reader with
+ * TRANSFORM_INVALID (transform must rewrite the unit). A missing file throws the fs error (ENOENT):
+ * what it means depends on the caller.
+ */
+export async function* readTransformLabels(outDir: string, unit: string): AsyncGenerator<TransformLabel> {
+  const path = transformPaths(outDir).labels(unit);
+  let line = 0;
+  for await (const raw of readJsonl(path)) {
+    line++;
+    const parsed = TransformLabel.safeParse(raw);
+    if (!parsed.success) {
+      throw new ManifestError('TRANSFORM_INVALID', `label line ${line} of unit ${unit} does not match the label schema`, {
+        path,
+        issues: parsed.error.issues,
+        hint: `rerun biomedica transform --out ${outDir}`,
+      });
+    }
+    yield parsed.data;
+  }
+}
