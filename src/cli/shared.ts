@@ -16,7 +16,16 @@ export interface CommonFlags {
   logLevel?: string;
   json?: boolean;
   progress?: boolean;
+  check?: boolean;
 }
+
+/** `--check` (extract, load): hash every output of every finished unit before trusting it. */
+export function checkMode(flags: CommonFlags): 'full' | 'fast' {
+  return flags.check ? 'full' : 'fast';
+}
+
+const CHECK_HELP =
+  'before skipping a finished unit or shard, hash all its files (default: compare sizes and hash only files modified since their marker)';
 
 export function addCommonFlags(cmd: Command): Command {
   return cmd
@@ -59,6 +68,7 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--connections <n>', 'connections per host')
     .option('--rps <n>', 'requests per second cap')
     .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
+    .option('--check', CHECK_HELP)
     .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
@@ -146,6 +156,11 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
     .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)');
+}
+
+/** --check for commands that do not get it from the extract flags (load). */
+export function addCheckFlag(cmd: Command): Command {
+  return cmd.option('--check', CHECK_HELP);
 }
 
 export async function loadOptionsFromFlags(flags: LoadFlags) {

@@ -4,6 +4,7 @@ import {
   addCommonFlags,
   addExtractFlags,
   addLoadFlags,
+  checkMode,
   configFromExtractFlags,
   createStageContext,
   filterFromConfig,
@@ -22,24 +23,21 @@ export function runCommand(deps: ProgramDeps): Command {
     const config = configFromExtractFlags(flags);
     const filter = filterFromConfig(config);
     const ctx = createStageContext(flags, deps.signal);
-    const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
-    const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
-    const extract = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker: parseWorker(flags.worker) });
-    if (!extract.complete) {
-      // Other workers still hold units: the last one to finish (or a plain rerun) goes on to load.
-      printSummary(flags, { extract }, formatExtractSummary(extract));
-      return;
-    }
-    let enriched = '';
-    let enrich: unknown;
+    const worker = parseWorker(flags.worker);
+    const { extractStage } = await import('../../stages/extract/from-config.js');
+    const { loadStage } = await import('../../stages/load/run-load.js');
+    const { runStages } = await import('../../pipeline/stages.js');
+    // Read top to bottom: transform slots in before load. A stage that is not complete here (a
+    // worker left units to others) ends the list; the worker that completes it goes on.
+    const stages = [extractStage(config, flags.out, filter, { sync: flags.sync, planOnly: flags.planOnly, worker, check: checkMode(flags) })];
     if (flags.enrich) {
-      const { runEnrich, enrichOptionsFromConfig, formatEnrichSummary } = await import('../../enrich/pubmed.js');
-      const summary = await runEnrich(enrichOptionsFromConfig(config, flags.out), ctx);
-      enrich = summary;
-      enriched = `${formatEnrichSummary(summary)}\n\n`;
+      const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
+      stages.push(enrichStage(enrichOptionsFromConfig(config, flags.out)));
     }
-    const load = await runLoad(await loadOptionsFromFlags(flags), ctx);
-    printSummary(flags, { extract, enrich, load }, `${formatExtractSummary(extract)}\n\n${enriched}${formatLoadSummary(load)}`);
+    // --worker belongs to extract here: the one worker that finishes extract loads alone.
+    stages.push(loadStage({ ...(await loadOptionsFromFlags(flags)), check: checkMode(flags) }));
+    const result = await runStages(stages, { outDir: flags.out, worker, command: 'run' }, ctx);
+    printSummary(flags, result.summaries, result.text);
   });
   return cmd;
 }
