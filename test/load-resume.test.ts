@@ -57,7 +57,7 @@ describe('resume', () => {
     await truncate(join(d, 'commercial/000002.tar'), 1000);
     const marker = join(d, 'stats/other/000000.json');
     const stats = JSON.parse(await readFile(marker, 'utf8'));
-    await writeFile(marker, JSON.stringify({ ...stats, inputSha256: 'stale' }));
+    await writeFile(marker, JSON.stringify({ ...stats, key: 'stale' }));
     await appendFile(join(d, 'noncommercial/000009.tar'), 'left over from a bigger run');
 
     const rerun = await runLoad(opts(d), testContext());

@@ -17,6 +17,7 @@ import { writeFeatures } from '../scripts/models/features.js';
 import { writeVit } from '../scripts/models/vit.js';
 import { readNpyFloat32 } from '../src/clustering/npy.js';
 import { testContext } from '../src/pipeline/context.js';
+import { lockDirOf } from '../src/pipeline/lock.js';
 import { runTransform, type TransformOptions } from '../src/stages/transform/run-transform.js';
 import { TransformLabel, TransformManifest, transformPaths } from '../src/manifest/transform-records.js';
 import { extractPaths } from '../src/manifest/extract-manifest.js';
@@ -53,7 +54,7 @@ function options(outDir: string, extra: Partial<TransformOptions> = {}): Transfo
     refit: false,
     check: 'fast',
     maxFailureRate: 0.5,
-    lockDir: join(outDir, 'transform', '.locks'),
+    lockDir: lockDirOf(outDir),
     ...extra,
   };
 }
@@ -74,11 +75,9 @@ async function labelLines(outDir: string): Promise<TransformLabel[]> {
   return out;
 }
 
-/** The run folder's transform/ without lock files (their pids and times differ by design). */
+/** The run folder's transform/ (lock files live in <out>/.locks, outside it). */
 async function transformTree(outDir: string): Promise<Map<string, string>> {
-  const tree = await treeHashes(transformPaths(outDir).root);
-  for (const path of [...tree.keys()]) if (path.startsWith('.locks')) tree.delete(path);
-  return tree;
+  return treeHashes(transformPaths(outDir).root);
 }
 
 describe('transform stage', () => {
@@ -125,7 +124,7 @@ describe('transform stage', () => {
     assert.equal(summary.steps.label?.written, 0);
     assert.deepEqual(await transformTree(out), hashes);
     const after = await treeMtimes(transformPaths(out).root);
-    for (const [path, mtime] of after) if (!path.startsWith('.locks')) assert.equal(mtime, mtimes.get(path), path);
+    for (const [path, mtime] of after) assert.equal(mtime, mtimes.get(path), path);
   });
 
   test('two workers give the same bytes as one process', async () => {

@@ -17,7 +17,16 @@ export interface CommonFlags {
   logLevel?: string;
   json?: boolean;
   progress?: boolean;
+  check?: boolean;
 }
+
+/** `--check` (extract, load): hash every output of every finished unit before trusting it. */
+export function checkMode(flags: CommonFlags): 'full' | 'fast' {
+  return flags.check ? 'full' : 'fast';
+}
+
+const CHECK_HELP =
+  'before skipping a finished unit or shard, hash all its files (default: compare sizes and hash only files modified since their marker)';
 
 export function addCommonFlags(cmd: Command): Command {
   return cmd
@@ -60,6 +69,7 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--connections <n>', 'connections per host')
     .option('--rps <n>', 'requests per second cap')
     .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
+    .option('--check', CHECK_HELP)
     .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
@@ -71,7 +81,8 @@ function int(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-export function configFromExtractFlags(flags: ExtractFlags): Config {
+/** `extra`: overrides of later stages' flags (`run` passes transform's). */
+export function configFromExtractFlags(flags: ExtractFlags, extra: ConfigOverrides = {}): Config {
   const overrides: ConfigOverrides = {
     source: { url: flags.source },
     filter: {
@@ -84,6 +95,7 @@ export function configFromExtractFlags(flags: ExtractFlags): Config {
     },
     extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency') },
     network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps') },
+    ...extra,
   };
   return resolveConfig({ configFile: flags.config, overrides });
 }
@@ -175,6 +187,11 @@ function subsetFromFlags(flags: LoadFlags, config: string | undefined) {
   if (flags.dropClass !== undefined) throw new UsageError('FLAG_INVALID', '--drop-class belongs to --subset concept-filtered');
   if (flags.maxPerConcept === undefined) throw new UsageError('FLAG_INVALID', '--subset concept-balanced needs --max-per-concept', { hint: 'e.g. --max-per-concept 100000' });
   return { kind: 'concept-balanced' as const, maxPerConcept: int(flags.maxPerConcept, '--max-per-concept'), seed: int(flags.subsetSeed, '--subset-seed') ?? 0 };
+}
+
+/** --check for commands that do not get it from the extract flags (load). */
+export function addCheckFlag(cmd: Command): Command {
+  return cmd.option('--check', CHECK_HELP);
 }
 
 export async function loadOptionsFromFlags(flags: LoadFlags) {

@@ -52,6 +52,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { link, mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import pLimit from 'p-limit';
@@ -100,6 +101,9 @@ const MarkerEnvelope = z.object({
   result: z.unknown(),
   outputs: z.record(z.string(), OutputFile),
 });
+
+/** Any step's marker, result unparsed: for readers that check the result themselves (verify). */
+export const UnitMarkerSchema = MarkerEnvelope;
 
 export interface UnitMarker<R> {
   schema: typeof MARKER_SCHEMA;
@@ -152,6 +156,9 @@ export interface Step<U extends WorkUnit, R> {
   run(unit: U, io: UnitIO): Promise<UnitDone<R> | UnitFailed>;
 }
 
+/** What a reader of a step's markers needs (another stage checking them, a test fixture writing them). */
+export type StepIdentity<U extends WorkUnit, R> = Omit<Step<U, R>, 'run'>;
+
 export type MarkerState<R> =
   | { state: 'done'; marker: UnitMarker<R> }
   | { state: 'absent' }
@@ -168,7 +175,7 @@ function safeRelative(rel: string): boolean {
 }
 
 /** Reads a unit's marker and checks it against the unit and (per `check`) its outputs. */
-export async function readMarker<U extends WorkUnit, R>(step: Step<U, R>, unit: U, check: CheckMode = 'fast'): Promise<MarkerState<R>> {
+export async function readMarker<U extends WorkUnit, R>(step: StepIdentity<U, R>, unit: U, check: CheckMode = 'fast'): Promise<MarkerState<R>> {
   const path = step.markerPath(unit);
   let text: string;
   try {
@@ -223,7 +230,11 @@ export async function readMarker<U extends WorkUnit, R>(step: Step<U, R>, unit: 
 }
 
 /** Writes the marker atomically and reads it back: a unit is done only once its marker is on disk as written. */
-export async function writeMarker<U extends WorkUnit, R>(step: Step<U, R>, unit: U, done: UnitDone<R>): Promise<UnitMarker<R>> {
+export async function writeMarker<U extends WorkUnit, R>(
+  step: Pick<Step<U, R>, 'name' | 'version' | 'markerPath'>,
+  unit: U,
+  done: UnitDone<R>,
+): Promise<UnitMarker<R>> {
   const marker: UnitMarker<R> = {
     schema: MARKER_SCHEMA,
     version: MARKER_VERSION,
@@ -255,7 +266,7 @@ export async function writeMarker<U extends WorkUnit, R>(step: Step<U, R>, unit:
 // ---------------------------------------------------------------------------------------------
 // Running a step over units
 
-export interface RunUnitsOptions {
+export interface RunUnitsOptions<U extends WorkUnit = WorkUnit, R = unknown> {
   /** Units done at once (default 1). */
   concurrency?: number;
   worker?: WorkerShare | undefined;
@@ -267,6 +278,8 @@ export interface RunUnitsOptions {
   beforeChange?: () => Promise<void>;
   /** Extra counters for the progress bar, from the results so far. */
   counters?: (tally: UnitCounts) => Record<string, number>;
+  /** Called for each unit of this process found done or done now, in completion order (running totals). */
+  onDone?: (unit: U, result: R, how: 'written' | 'skipped') => void;
 }
 
 export interface UnitCounts {
@@ -298,7 +311,7 @@ export interface UnitsReport<U extends WorkUnit, R> {
 export async function runUnits<U extends WorkUnit, R>(
   step: Step<U, R>,
   units: readonly U[],
-  options: RunUnitsOptions,
+  options: RunUnitsOptions<U, R>,
   ctx: Pick<StageContext, 'log' | 'progress' | 'signal'>,
 ): Promise<UnitsReport<U, R>> {
   const check = options.check ?? 'fast';
@@ -332,6 +345,7 @@ export async function runUnits<U extends WorkUnit, R>(
       if (found.state === 'done') {
         markers.set(unit.id, found.marker);
         counts.skipped++;
+        options.onDone?.(unit, found.marker.result, 'skipped');
         ctx.progress.tick(weight);
         tickCounters();
         continue;
@@ -372,6 +386,7 @@ export async function runUnits<U extends WorkUnit, R>(
       } else {
         counts.written++;
         if (found.state === 'changed') counts.repaired++;
+        options.onDone?.(unit, outcome.result, 'written');
       }
       tickCounters();
     }
@@ -430,9 +445,14 @@ export interface FinalizeOptions {
   /** What is finalized: `report.digest` plus anything else the result depends on. */
   key: string;
   worker?: WorkerShare | undefined;
-  log: Pick<Logger, 'info' | 'warn'>;
+  log: WarnLog;
   /** A finalize lock whose owner is gone (dead pid on this host, or silent this long) is taken over. */
   staleMs?: number;
+}
+
+/** The slice of a logger the lock code needs (a pino Logger is one). */
+export interface WarnLog {
+  warn(obj: object, msg: string): void;
 }
 
 export type FinalizeResult<T> = { ran: true; value: T } | { ran: false; by: FinalizeLock };
@@ -518,6 +538,14 @@ async function readFinalizeLock(path: string): Promise<FinalizeLock | undefined 
   }
 }
 
+/**
+ * Forgets every finalize of `name`: call it before changing what a finalize produced (a stage's
+ * beforeChange), so the next round finalizes again even if it comes back to the same content.
+ */
+export async function forgetFinalized(lockDir: string, name: string): Promise<void> {
+  await removeOtherFinalizeLocks(lockDir, name, '');
+}
+
 async function removeOtherFinalizeLocks(lockDir: string, name: string, keep: string): Promise<void> {
   let names: string[];
   try {
@@ -530,6 +558,62 @@ async function removeOtherFinalizeLocks(lockDir: string, name: string, keep: str
   for (const n of names) {
     const p = join(lockDir, n);
     if (n.startsWith(prefix) && /^[0-9a-f]{16}\.lock$/.test(n.slice(prefix.length)) && p !== keep) await rm(p, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared once: one process builds, the others wait for it
+
+export interface SharedOnceOptions {
+  lockDir: string;
+  /** 'load.plan'. */
+  name: string;
+  /** What is built: a different key is another artefact, built on its own. */
+  key: string;
+  log: WarnLog;
+  signal: AbortSignal;
+  /** How often a waiting process looks again (default 500 ms). */
+  pollMs?: number;
+  /** A builder gone this long (or a dead pid on this host) is replaced (default 6 h). */
+  staleMs?: number;
+}
+
+/**
+ * Returns what `read` finds; when it finds nothing, exactly one of the processes calling this
+ * with the same key runs `build` (which must leave something `read` finds, written last) and the
+ * others wait for it. A builder that dies is replaced once it is stale. Load's workers share one
+ * plan this way instead of each planning for itself.
+ */
+export async function sharedOnce<T>(options: SharedOnceOptions, read: () => Promise<T | undefined>, build: () => Promise<void>): Promise<T> {
+  const path = join(options.lockDir, `build-${options.name}-${sha256(options.key).slice(0, 16)}.lock`);
+  const staleMs = options.staleMs ?? DEFAULT_FINALIZE_STALE_MS;
+  let waitingLogged = false;
+  for (;;) {
+    options.signal.throwIfAborted();
+    const found = await read();
+    if (found !== undefined) return found;
+    const me: FinalizeLock = { name: options.name, key: options.key, pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), startedAt: new Date().toISOString() };
+    if (await createExclusive(path, jsonText(me))) {
+      try {
+        await build();
+      } finally {
+        await rm(path, { force: true }).catch(() => {});
+      }
+      const built = await read();
+      if (built === undefined) throw new BiomedicaError('BUILD_INCOMPLETE', `${options.name}: the build left nothing to read`);
+      return built;
+    }
+    const holder = await readFinalizeLock(path);
+    if (holder !== 'gone' && (!holder || ownerGone(holder.pid, holder.host, Date.parse(holder.startedAt), staleMs))) {
+      options.log.warn({ path, holder }, 'builder of a shared artefact is gone: taking its place');
+      await rm(path, { force: true });
+      continue;
+    }
+    if (!waitingLogged && holder !== 'gone') {
+      options.log.warn({ name: options.name, pid: holder?.pid, host: holder?.host }, 'another process builds this; waiting for it');
+      waitingLogged = true;
+    }
+    await sleep(options.pollMs ?? 500, undefined, { signal: options.signal }).catch(() => {});
   }
 }
 

@@ -5,7 +5,18 @@
  * message. That is how a full disk looked in load. These helpers check the stream's own error
  * first and wait for 'drain', 'error' or 'close', whichever comes first.
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
+
+/**
+ * A file write stream whose errors surface through writeChunk/endStream (they read
+ * `stream.errored`) instead of as an 'error' event nobody listens to, which would kill the process.
+ */
+export function createOutputStream(path: string, options: { highWaterMark?: number } = {}): WriteStream {
+  const stream = createWriteStream(path, options);
+  stream.on('error', () => {});
+  return stream;
+}
 
 function failure(stream: Writable): Error | undefined {
   if (stream.errored) return stream.errored;

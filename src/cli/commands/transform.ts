@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { ProgramDeps } from '../program.js';
 import { resolveConfig, type Config, type ConfigOverrides } from '../../config/schema.js';
-import { addCommonFlags, createStageContext, parseWorker, printSummary, type CommonFlags } from '../shared.js';
+import { addCheckFlag, addCommonFlags, checkMode, createStageContext, parseWorker, printSummary, type CommonFlags } from '../shared.js';
 
 /**
  * `transform fit` and `transform assign`: the clustering steps on plain N×D .npy embeddings, also
@@ -69,7 +69,6 @@ export interface TransformFlags extends CommonFlags {
   sample?: string;
   modelFrom?: string;
   refit?: boolean;
-  check?: string;
   worker?: string;
 }
 
@@ -111,22 +110,17 @@ export function transformCommand(deps: ProgramDeps): Command {
   const cmd = new Command('transform')
     .description('embed every image (DINOv2 on onnxruntime) → PCA + k-means → expert labels per image; runs whatever is not done')
     .option('--out <dir>', 'run folder (holds extract/; transform/ is written there)', 'out')
-    .addOption(new Option('--check <mode>', 'how finished units are checked before they are skipped').choices(['marker', 'fast', 'full']))
     .option('--worker <i/n>', 'be worker i of n (0-based) for the embedding; all workers share --out');
-  addCommonFlags(addTransformFlags(cmd));
+  addCheckFlag(addCommonFlags(addTransformFlags(cmd)));
   cmd.action(async (flags: TransformFlags) => {
     const config = resolveConfig({ configFile: flags.config, overrides: transformOverrides(flags) });
     const ctx = createStageContext(flags, deps.signal);
-    const { transformOptionsFromConfig } = await import('../../stages/transform/from-config.js');
-    const { runTransform, formatTransformSummary } = await import('../../stages/transform/run-transform.js');
-    const options = transformOptionsFromConfig(config, flags.out, {
-      modelFrom: flags.modelFrom,
-      refit: flags.refit,
-      check: flags.check as 'marker' | 'fast' | 'full' | undefined,
-      worker: parseWorker(flags.worker),
-    });
-    const summary = await runTransform(options, ctx);
-    printSummary(flags, summary, formatTransformSummary(summary));
+    const worker = parseWorker(flags.worker);
+    const { transformStage } = await import('../../stages/transform/from-config.js');
+    const { runStages } = await import('../../pipeline/stages.js');
+    const mode = { modelFrom: flags.modelFrom, refit: flags.refit, check: checkMode(flags), worker };
+    const result = await runStages([transformStage(config, flags.out, mode)], { outDir: flags.out, worker, command: 'transform' }, ctx);
+    printSummary(flags, result.summaries['transform'], result.text);
   });
   return cmd.addCommand(transformFitCommand(deps)).addCommand(transformAssignCommand(deps));
 }

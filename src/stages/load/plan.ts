@@ -11,15 +11,16 @@
  * one extract unit's records at a time (the unit size bounds it) plus counters per shard.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import type { WriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pLimit from 'p-limit';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
 import { mergePubmed, readPubmedForUnit } from '../../enrich/merge.js';
 import { readJsonl, sha256File } from '../../storage/files.js';
+import { onOutput } from '../../storage/faults.js';
+import { createOutputStream, endStream, writeChunk } from '../../storage/streams.js';
 import {
   KEY_PATTERN,
   LICENSE_GROUPS,
@@ -103,6 +104,32 @@ export interface Plan {
   unlabelled: number;
 }
 
+/**
+ * The plan as the file every worker reads (plan.json, written last in the plan folder): staging
+ * files are named relative to that folder, which machines may mount at different paths.
+ */
+export function planToJson(plan: Plan, planDir: string): unknown {
+  const rel = (p: string) => relative(planDir, p);
+  return {
+    ...plan,
+    failuresStaging: rel(plan.failuresStaging),
+    groups: plan.groups.map((g) => ({ ...g, tarStaging: rel(g.tarStaging), indexStaging: rel(g.indexStaging), articlesStaging: rel(g.articlesStaging) })),
+  };
+}
+
+export function planFromJson(raw: unknown, planDir: string): Plan {
+  const plan = raw as Plan;
+  const abs = (p: string) => {
+    if (p.includes('/') || p.includes('\\') || p.startsWith('.')) throw new Error(`plan names staging file "${p}" outside its folder`);
+    return join(planDir, p);
+  };
+  return {
+    ...plan,
+    failuresStaging: abs(plan.failuresStaging),
+    groups: plan.groups.map((g) => ({ ...g, tarStaging: abs(g.tarStaging), indexStaging: abs(g.indexStaging), articlesStaging: abs(g.articlesStaging) })),
+  };
+}
+
 export interface PlanInput {
   outDir: string;
   manifest: ExtractManifest;
@@ -128,15 +155,14 @@ class JsonlWriter {
   /** Bytes written so far: the offset of the next line. */
   bytes = 0;
   constructor(readonly path: string) {
-    this.out = createWriteStream(path, { highWaterMark: 1 << 20 });
+    this.out = createOutputStream(path, { highWaterMark: 1 << 20 });
   }
   async write(line: string): Promise<void> {
     this.bytes += Buffer.byteLength(line) + 1;
-    if (!this.out.write(line + '\n')) await once(this.out, 'drain');
+    await onOutput(this.path, () => writeChunk(this.out, line + '\n'));
   }
   async close(): Promise<void> {
-    this.out.end();
-    await once(this.out, 'finish');
+    await onOutput(this.path, () => endStream(this.out));
   }
   destroy(): void {
     this.out.destroy();

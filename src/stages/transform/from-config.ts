@@ -1,9 +1,21 @@
 /** Wires a validated Config (plus the transform flags) to the transform stage's options. */
-import { join } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { UsageError } from '../../errors.js';
+import { lockDirOf } from '../../pipeline/lock.js';
 import type { WorkerShare } from '../../pipeline/runner.js';
-import { TransformOptions, type TransformOptions as Options } from './run-transform.js';
+import { stage, type PipelineStage } from '../../pipeline/stages.js';
+import { TransformOptions, formatTransformSummary, runTransform, type TransformOptions as Options, type TransformSummary } from './run-transform.js';
+
+/** Transform as a stage of `biomedica run` (between extract/enrich and load) or on its own. */
+export function transformStage(config: Config, outDir: string, mode: TransformMode = {}): PipelineStage {
+  const options = transformOptionsFromConfig(config, outDir, mode);
+  return stage<TransformSummary>({
+    name: 'transform',
+    run: (ctx) => runTransform(options, ctx),
+    format: formatTransformSummary,
+    complete: (s) => s.complete,
+  });
+}
 
 export interface TransformMode {
   modelFrom?: string | undefined;
@@ -36,6 +48,6 @@ export function transformOptionsFromConfig(config: Config, outDir: string, mode:
     refit: mode.refit ?? false,
     check: mode.check ?? 'fast',
     worker: mode.worker,
-    lockDir: join(outDir, 'transform', '.locks'),
+    lockDir: lockDirOf(outDir),
   });
 }

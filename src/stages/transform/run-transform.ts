@@ -27,7 +27,7 @@ import {
   type TransformTotals,
 } from '../../manifest/transform-records.js';
 import type { StageContext } from '../../pipeline/context.js';
-import { CHECK_MODES, WorkerShare, finalizeOnce, runUnits, type UnitCounts } from '../../pipeline/runner.js';
+import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type UnitCounts } from '../../pipeline/runner.js';
 import { sha256, sha256File, writeJsonIfChanged } from '../../storage/files.js';
 import { createAssigner, type Assigner } from '../../clustering/model.js';
 import { readImportedLabels } from '../../annotations/imported.js';
@@ -139,13 +139,14 @@ export async function runTransform(options: TransformOptions, ctx: StageContext)
     labels: { imported: false, clustersLabelled: 0 },
     totals: emptyTotals(),
   };
-  // No manifest may describe files being rewritten: the first unit any step redoes removes it.
-  let removed = false;
-  const beforeChange = async () => {
-    if (removed) return;
-    removed = true;
-    await rm(paths.manifest, { force: true });
-  };
+  // No manifest may describe files being rewritten: the first unit any step redoes removes it, and
+  // forgets that this content was finalized, so whoever finishes next writes the manifest again.
+  let removed: Promise<void> | undefined;
+  const beforeChange = () =>
+    (removed ??= (async () => {
+      await forgetFinalized(options.lockDir, 'transform');
+      await rm(paths.manifest, { force: true });
+    })());
   const runOptions = { worker: options.worker, check: options.check, beforeChange };
 
   // 1. embed
