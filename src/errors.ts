@@ -10,6 +10,10 @@ export const ExitCode = {
   usage: 2,
   badInput: 3,
   overFailureThreshold: 4,
+  /** Another run holds the output folder's lock (src/pipeline/lock.ts). */
+  locked: 5,
+  /** The output side's storage failed: disk full, quota, read-only, permission, I/O error. */
+  storage: 6,
   interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
@@ -69,6 +73,20 @@ export class TransportError extends BiomedicaError {
 /** The run finished, but more items failed than the configured threshold allows. */
 export class ThresholdError extends BiomedicaError {
   override readonly exitCode = ExitCode.overFailureThreshold;
+}
+
+/** Another run holds the output folder: the message names it (pid, host, start, last heartbeat). */
+export class LockedError extends BiomedicaError {
+  override readonly exitCode = ExitCode.locked;
+}
+
+/**
+ * The storage the run writes to failed (ENOSPC, EDQUOT, EROFS, EACCES, EIO). It is the run's
+ * problem, not an item's: the unit in flight gets no marker, the run stops, and a rerun after the
+ * cause is fixed redoes that unit whole. Built by src/storage/faults.ts, which names the path.
+ */
+export class StorageError extends BiomedicaError {
+  override readonly exitCode = ExitCode.storage;
 }
 
 /** The run was stopped by a signal; finished units are kept and a rerun resumes. */

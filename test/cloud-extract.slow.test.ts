@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { readJsonl } from '../src/manifest/io.js';
+import { readJsonl } from '../src/storage/files.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../src/manifest/records.js';
 import { testContext } from '../src/pipeline/context.js';
 import { createCloudSource } from '../src/sources/cloud/index.js';

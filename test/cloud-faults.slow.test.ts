@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Config } from '../src/config/schema.js';
 import { silentLogger } from '../src/log/logger.js';
-import { readJsonl } from '../src/manifest/io.js';
+import { readJsonl } from '../src/storage/files.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../src/manifest/records.js';
 import { testContext } from '../src/pipeline/context.js';
 import { createCloudSource } from '../src/sources/cloud/index.js';

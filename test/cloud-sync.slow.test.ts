@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../src/log/logger.js';
-import { readJsonl, sha256 } from '../src/manifest/io.js';
+import { readJsonl, sha256 } from '../src/storage/files.js';
 import type { ArticleRecord, FigureRecord, TombstoneRecord } from '../src/manifest/records.js';
 import { testContext } from '../src/pipeline/context.js';
 import { createCloudSource } from '../src/sources/cloud/index.js';
 import type { SourceFilter } from '../src/sources/types.js';
 import { runExtract, type ExtractSummary } from '../src/stages/extract/run-extract.js';
-import { createSyncPlanner } from '../src/sync/planner.js';
+import { createSyncPlanner } from '../src/stages/extract/sync-planner.js';
 import { readSyncState } from '../src/sync/state.js';
 import { TestBucket, cloudTestConfig, corpusDir, corpusVersion, elifeVersion, extractOptionsOf, type S3TestServer } from './helpers/bucket.js';
 

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { readJsonl } from '../src/manifest/io.js';
+import { readJsonl } from '../src/storage/files.js';
 import type { FailureRecord, FigureRecord } from '../src/manifest/records.js';
 import { runCli, treeHashes } from './helpers/cli.js';
 import { buildHostilePackages } from './helpers/hostile.js';

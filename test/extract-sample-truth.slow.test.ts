@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { readJsonl } from '../src/manifest/io.js';
+import { readJsonl } from '../src/storage/files.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../src/manifest/records.js';
 import { licenseGroupOf } from '../src/sources/types.js';
 import { repoRoot, runCli } from './helpers/cli.js';

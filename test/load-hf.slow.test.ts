@@ -8,47 +8,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testContext } from '../src/pipeline/context.js';
 import { LICENSE_GROUPS } from '../src/manifest/load-manifest.js';
 import { LoadOptions, runLoad, type LoadSummary } from '../src/stages/load/run-load.js';
 import { buildExtractFixture, writeTransformFixture, type ExtractFixture } from './helpers/extract-fixture.js';
-import { hasPython } from './helpers/dataset.js';
-import { repoRoot } from './helpers/cli.js';
+import { ensureVenv, hasPython } from './helpers/python.js';
 
-const venv = join(repoRoot, 'node_modules/.cache/biomedica-hf-venv');
-const python = join(venv, 'bin/python');
+let python: string;
 let dir: string;
 let fx: ExtractFixture;
 let summary: LoadSummary;
 
-function venvReady(): boolean {
-  return spawnSync(python, ['-c', 'import datasets, PIL'], { stdio: 'ignore' }).status === 0;
-}
-
-async function makeVenv(): Promise<void> {
-  if (venvReady()) return;
-  const tmp = `${venv}.tmp-${process.pid}`;
-  const run = (cmd: string, args: string[]) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 15 * 60_000 });
-    assert.equal(r.status, 0, `${cmd} ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
-  };
-  await rm(tmp, { recursive: true, force: true });
-  run('python3', ['-m', 'venv', tmp]);
-  // --retries 1: with no route to PyPI, pip would otherwise back off for minutes per package
-  // before taking the same wheels from the configured local index.
-  run(join(tmp, 'bin/python'), ['-m', 'pip', 'install', '--quiet', '--retries', '1', 'datasets', 'pillow']);
-  await rm(venv, { recursive: true, force: true });
-  // The venv is used through its own bin/python, which finds its site-packages after the rename.
-  await rename(tmp, venv);
-}
-
 before(async () => {
   if (!hasPython) return;
-  await mkdir(join(repoRoot, 'node_modules/.cache'), { recursive: true });
-  await makeVenv();
+  ({ python } = await ensureVenv('biomedica-hf-venv', ['datasets', 'pillow'], 'import datasets, PIL'));
   dir = await mkdtemp(join(tmpdir(), 'load-hf-'));
   fx = await buildExtractFixture(join(dir, 'out'), { generated: { articles: 14, figuresPerArticle: 2, unitSize: 5 } });
   // Labels on some images only: list fields that are empty in some samples and not in others,

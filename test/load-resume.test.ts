@@ -15,7 +15,7 @@ import { runVerify } from '../src/stages/load/verify.js';
 import { buildExtractFixture, type ExtractFixture } from './helpers/extract-fixture.js';
 import { hashTree } from './helpers/dataset.js';
 import { EXTRACT_VERSION, extractPaths } from '../src/manifest/extract-manifest.js';
-import { sha256, toJsonl, writeJsonAtomic } from '../src/manifest/io.js';
+import { sha256, toJsonl, writeJsonAtomic } from '../src/storage/files.js';
 
 let dir: string;
 let fx: ExtractFixture;
@@ -57,7 +57,7 @@ describe('resume', () => {
     await truncate(join(d, 'commercial/000002.tar'), 1000);
     const marker = join(d, 'stats/other/000000.json');
     const stats = JSON.parse(await readFile(marker, 'utf8'));
-    await writeFile(marker, JSON.stringify({ ...stats, inputSha256: 'stale' }));
+    await writeFile(marker, JSON.stringify({ ...stats, key: 'stale' }));
     await appendFile(join(d, 'noncommercial/000009.tar'), 'left over from a bigger run');
 
     const rerun = await runLoad(opts(d), testContext());

@@ -13,7 +13,7 @@ import { formatVerifyReport, runVerify, type Defect } from '../src/stages/load/v
 import { buildExtractFixture } from './helpers/extract-fixture.js';
 import { parquetRows, readShard } from './helpers/dataset.js';
 import { extractPaths } from '../src/manifest/extract-manifest.js';
-import { sha256, toJsonl, writeJsonAtomic } from '../src/manifest/io.js';
+import { sha256, toJsonl, writeJsonAtomic } from '../src/storage/files.js';
 import type { FigureRecord } from '../src/manifest/records.js';
 
 let dir: string;

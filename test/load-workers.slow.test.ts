@@ -74,14 +74,18 @@ describe('load split over workers', () => {
     assert.ok(s.shardsPending > 0);
     const names = await readdir(partial);
     assert.ok(!names.includes('manifest.json'), 'no manifest while shards are pending');
-    assert.ok(!names.some((n) => n.startsWith('.work')), `the worker removed its staging: ${names.join(' ')}`);
+    // The plan is shared: it stays for the other workers (one plan folder, written once).
+    assert.deepEqual((await readdir(join(partial, '.work'))).map((n) => n.replace(/[0-9a-f]{16}$/, 'KEY')), ['plan-KEY']);
 
     const human = await runCli(load(partial, '--worker', '1/3').filter((a) => a !== '--json'));
     assert.equal(human.code, 0, human.stderr);
     assert.match(human.stdout, /Worker 1\/3: shards written 0, unchanged \d+/);
     assert.match(human.stdout, new RegExp(`${s.shardsPending} of ${shards} shards pending`));
 
-    // What a worker killed mid-plan leaves behind: the plain load clears it too.
+    // What a worker killed mid-plan leaves behind (a plan of other inputs, and the per-worker folder
+    // older versions staged in): the plain load clears it too.
+    await mkdir(join(partial, '.work', 'plan-0123456789abcdef'), { recursive: true });
+    await writeFile(join(partial, '.work', 'plan-0123456789abcdef', 'commercial.tar.jsonl'), '{}\n');
     await mkdir(join(partial, '.work-2-of-3'));
     await writeFile(join(partial, '.work-2-of-3', 'commercial.tar.jsonl'), '{}\n');
     const plain = await runCli(load(partial));

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readJsonl } from '../src/manifest/io.js';
+import { readJsonl } from '../src/storage/files.js';
 import type { FigureRecord } from '../src/manifest/records.js';
 import { repoRoot, runCli } from './helpers/cli.js';
 import { buildLegacyMirror, corpusPackages } from './helpers/servers.js';

@@ -12,7 +12,7 @@ import { runEnrich, type EnrichOptions } from '../src/enrich/pubmed.js';
 import type { PubmedRecord } from '../src/enrich/records.js';
 import { ThresholdError } from '../src/errors.js';
 import { EXTRACT_SCHEMA, EXTRACT_VERSION, emptyStats, extractPaths, type ExtractManifest } from '../src/manifest/extract-manifest.js';
-import { readJsonl, sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../src/manifest/io.js';
+import { readJsonl, sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../src/storage/files.js';
 import type { ArticleRecord } from '../src/manifest/records.js';
 import { testContext } from '../src/pipeline/context.js';
 import { corpusDir } from './helpers/bucket.js';

@@ -7,7 +7,7 @@
  * order (lexicographic, like the real bucket), and the previous night's state file (sorted by
  * PMCID number) with the same versions minus the night's changes: 0.1% of articles removed, 0.5%
  * with a changed ETag, 0.2% with a new version, 0.4% new articles. Then runs the real sync planner
- * (src/sync/planner.ts: external sort, streaming merge, group resolution, new state, plan units,
+ * (src/stages/extract/sync-planner.ts: external sort, streaming merge, group resolution, new state, plan units,
  * tombstones) in a child process per run and reports its wall time and peak RSS (maxRSS). Only the
  * network is left out: the parts are read from disk and the metadata of changed versions comes
  * from a stub, so this measures the diff, not the bucket (scripts/bench/cloud-metadata.ts does).
@@ -21,12 +21,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { silentLogger } from '../../src/log/logger.js';
-import { sha256, writeJsonAtomic } from '../../src/manifest/io.js';
+import { sha256, writeJsonAtomic } from '../../src/storage/files.js';
 import type { CloudSource } from '../../src/sources/cloud/index.js';
 import { parseInventoryManifest, sortedInventoryRows, type InventorySnapshot } from '../../src/sources/cloud/inventory.js';
 import { parseVersionMetadata } from '../../src/sources/cloud/metadata.js';
 import { resolveGroupStream, type MetadataLookup } from '../../src/sources/cloud/select.js';
-import { createSyncPlanner, syncInputHash, type SyncPlan } from '../../src/sync/planner.js';
+import { createSyncPlanner, syncInputHash, type SyncPlan } from '../../src/stages/extract/sync-planner.js';
 import { StateWriter } from '../../src/sync/state.js';
 
 const args = process.argv.slice(2);

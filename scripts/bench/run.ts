@@ -12,6 +12,7 @@ const benches: Record<string, string[]> = {
   load: ['load.ts'],
   inventory: ['inventory.ts'],
   'cloud-metadata': ['cloud-metadata.ts'],
+  annotate: ['annotate.ts'],
   // Not in the default set (it runs the others' work again, beside the peers): `npm run bench -- compare`.
   compare: ['compare.ts'],
 };

@@ -7,6 +7,9 @@ import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
 import { verifyCommand } from './commands/verify.js';
 import { queryCommand } from './commands/query.js';
+import { transformCommand } from './commands/transform.js';
+import { embedCommand } from './commands/embed.js';
+import { annotateCommand } from './commands/annotate.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -19,9 +22,12 @@ export function buildProgram(deps: ProgramDeps): Command {
     .showHelpAfterError()
     .addCommand(extractCommand(deps))
     .addCommand(enrichCommand(deps))
+    .addCommand(transformCommand(deps))
     .addCommand(loadCommand(deps))
     .addCommand(runCommand(deps))
     .addCommand(verifyCommand(deps))
     .addCommand(queryCommand(deps))
-    .addCommand(parseCommand());
+    .addCommand(annotateCommand(deps))
+    .addCommand(parseCommand())
+    .addCommand(embedCommand(deps));
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveConfig, type Config, type ConfigOverrides } from '../config/schema.js';
+import { resolveTaxonomyPath } from '../annotations/taxonomy.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
@@ -16,7 +17,16 @@ export interface CommonFlags {
   logLevel?: string;
   json?: boolean;
   progress?: boolean;
+  check?: boolean;
 }
+
+/** `--check` (extract, load): hash every output of every finished unit before trusting it. */
+export function checkMode(flags: CommonFlags): 'full' | 'fast' {
+  return flags.check ? 'full' : 'fast';
+}
+
+const CHECK_HELP =
+  'before skipping a finished unit or shard, hash all its files (default: compare sizes and hash only files modified since their marker)';
 
 export function addCommonFlags(cmd: Command): Command {
   return cmd
@@ -59,6 +69,7 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--connections <n>', 'connections per host')
     .option('--rps <n>', 'requests per second cap')
     .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
+    .option('--check', CHECK_HELP)
     .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
@@ -70,7 +81,8 @@ function int(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-export function configFromExtractFlags(flags: ExtractFlags): Config {
+/** `extra`: overrides of later stages' flags (`run` passes transform's). */
+export function configFromExtractFlags(flags: ExtractFlags, extra: ConfigOverrides = {}): Config {
   const overrides: ConfigOverrides = {
     source: { url: flags.source },
     filter: {
@@ -83,6 +95,7 @@ export function configFromExtractFlags(flags: ExtractFlags): Config {
     },
     extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency') },
     network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps') },
+    ...extra,
   };
   return resolveConfig({ configFile: flags.config, overrides });
 }
@@ -135,6 +148,10 @@ export interface LoadFlags extends CommonFlags {
   denormalized?: boolean;
   subArticles: boolean;
   snapshotDate?: string;
+  subset?: string;
+  dropClass?: string;
+  maxPerConcept?: string;
+  subsetSeed?: string;
 }
 
 export function addLoadFlags(cmd: Command): Command {
@@ -145,7 +162,36 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--shard-concurrency <n>', 'shards written at once (default 2)')
     .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
-    .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)');
+    .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)')
+    .addOption(new Option('--subset <kind>', "write one of the paper's training subsets (needs transform labels)").choices(['concept-filtered', 'concept-balanced']))
+    .option('--drop-class <classes>', "concept-filtered: comma-separated global classes whose images are left out, e.g. 'Plots and Charts,Tables'")
+    .option('--max-per-concept <n>', 'concept-balanced: at most this many images per global class')
+    .option('--subset-seed <s>', 'concept-balanced: seed of the choice within a concept (default 0)');
+}
+
+/** --subset and its flags → the load option; a flag of the other kind is a usage error, not ignored. */
+function subsetFromFlags(flags: LoadFlags, config: string | undefined) {
+  const stray = (names: [string, unknown][]) => names.filter(([, v]) => v !== undefined).map(([n]) => n);
+  if (flags.subset === undefined) {
+    const given = stray([['--drop-class', flags.dropClass], ['--max-per-concept', flags.maxPerConcept], ['--subset-seed', flags.subsetSeed]]);
+    if (given.length > 0) throw new UsageError('FLAG_INVALID', `${given.join(', ')} needs --subset`, { hint: 'add --subset concept-filtered or --subset concept-balanced' });
+    return undefined;
+  }
+  if (flags.subset === 'concept-filtered') {
+    const given = stray([['--max-per-concept', flags.maxPerConcept], ['--subset-seed', flags.subsetSeed]]);
+    if (given.length > 0) throw new UsageError('FLAG_INVALID', `${given.join(', ')} belongs to --subset concept-balanced`);
+    const dropClasses = (flags.dropClass ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+    if (dropClasses.length === 0) throw new UsageError('FLAG_INVALID', '--subset concept-filtered needs --drop-class', { hint: "e.g. --drop-class 'Plots and Charts,Tables'" });
+    return { kind: 'concept-filtered' as const, dropClasses, taxonomyFile: resolveTaxonomyPath(resolveConfig({ configFile: config }).annotations.taxonomy) };
+  }
+  if (flags.dropClass !== undefined) throw new UsageError('FLAG_INVALID', '--drop-class belongs to --subset concept-filtered');
+  if (flags.maxPerConcept === undefined) throw new UsageError('FLAG_INVALID', '--subset concept-balanced needs --max-per-concept', { hint: 'e.g. --max-per-concept 100000' });
+  return { kind: 'concept-balanced' as const, maxPerConcept: int(flags.maxPerConcept, '--max-per-concept'), seed: int(flags.subsetSeed, '--subset-seed') ?? 0 };
+}
+
+/** --check for commands that do not get it from the extract flags (load). */
+export function addCheckFlag(cmd: Command): Command {
+  return cmd.option('--check', CHECK_HELP);
 }
 
 export async function loadOptionsFromFlags(flags: LoadFlags) {
@@ -159,10 +205,13 @@ export async function loadOptionsFromFlags(flags: LoadFlags) {
     denormalized: flags.denormalized ?? false,
     includeSubArticles: flags.subArticles,
     snapshotDate: flags.snapshotDate,
+    subset: subsetFromFlags(flags, flags.config),
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new UsageError('FLAG_INVALID', `--${issue.path.join('.')}: ${issue.message}`);
+    const subsetFlags: Record<string, string> = { maxPerConcept: '--max-per-concept', seed: '--subset-seed', dropClasses: '--drop-class' };
+    const flag = issue.path[0] === 'subset' ? (subsetFlags[String(issue.path[1])] ?? '--subset') : `--${issue.path.join('.')}`;
+    throw new UsageError('FLAG_INVALID', `${flag}: ${issue.message}`);
   }
   return parsed.data;
 }

@@ -70,6 +70,27 @@ export const Config = z.object({
     requestsPerSecond: z.number().min(0),
     concurrency: z.number().int().min(1).max(64),
   }),
+  transform: z.object({
+    /** The ONNX embedding model file ('' : none configured; transform then needs --model). */
+    model: z.string(),
+    /** 'biomedica': the paper's 224×224 resize, [0,1]; 'dinov2': resize 256, crop 224, ImageNet mean/std. */
+    recipe: z.enum(['biomedica', 'dinov2']),
+    device: z.enum(['auto', 'cuda', 'webgpu', 'cpu']),
+    batchSize: z.number().int().min(1).max(4096),
+    /** CPU threads for onnxruntime; 0: the cores available. */
+    threads: z.number().int().min(0),
+    /** PCA components (the paper says 25; its released code used 45). */
+    components: z.number().int().min(1),
+    clusters: z.number().int().min(1),
+    seed: z.number().int().min(0),
+    sampleSize: z.number().int().min(1),
+    maxIterations: z.number().int().min(1),
+    maxFailureRate: z.number().min(0).max(1),
+  }),
+  annotations: z.object({
+    /** Taxonomy expert labels are checked against; a relative path is taken from the package root. */
+    taxonomy: z.string().min(1),
+  }),
 });
 export type Config = z.infer<typeof Config>;
 

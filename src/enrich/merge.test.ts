@@ -3,10 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { toJsonl, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { writeFile } from 'node:fs/promises';
+import { writeMarker } from '../pipeline/runner.js';
+import { sha256, toJsonl, writeFileAtomic } from '../storage/files.js';
 import type { ArticleRecord } from '../manifest/records.js';
 import { mergePubmed, readPubmedForUnit } from './merge.js';
-import { PUBMED_VERSION, pubmedPaths, type PubmedRecord } from './records.js';
+import { pubmedPaths, pubmedStep, pubmedUnit, type PubmedRecord } from './records.js';
 
 const article = (over: Partial<ArticleRecord> = {}): ArticleRecord => ({
   id: 'PMC1_1', pmcid: 'PMC1', version: 1, pmid: '42', doi: '', title: 'T', abstract: '', keywords: [], subjects: [],
@@ -35,11 +37,14 @@ test('records of a unit are used only when made from the articles.jsonl load rea
   try {
     const paths = pubmedPaths(out);
     assert.equal(await readPubmedForUnit(out, 'u000000', 'abc'), undefined, 'no enrichment: nothing merged');
-    await writeFileAtomic(paths.unitRecords('u000000'), toJsonl([pubmed()]));
-    const marker = { schema: 'biomedica.enrich.pubmed.unit', version: PUBMED_VERSION, unit: 'u000000', articlesSha256: 'abc', records: 1, found: 1, files: {} };
-    await writeJsonAtomic(paths.unitMarker('u000000'), marker);
+    const text = toJsonl([pubmed()]);
+    await writeFileAtomic(paths.unitRecords('u000000'), text);
+    const result = { records: 1, withPmid: 1, found: 1, withMesh: 1, sha256: sha256(text) };
+    await writeMarker(pubmedStep(out), pubmedUnit('u000000', 'abc'), { result, outputs: { 'pubmed.jsonl': { bytes: text.length, sha256: sha256(text) } } });
     assert.deepEqual((await readPubmedForUnit(out, 'u000000', 'abc'))?.get('PMC1_1')?.meshTerms, ['Humans', 'Mice']);
     assert.equal(await readPubmedForUnit(out, 'u000000', 'other'), undefined, 'a redone unit needs enriching again');
+    await writeFile(paths.unitRecords('u000000'), text.replace('Mice', 'Rats'));
+    await assert.rejects(readPubmedForUnit(out, 'u000000', 'abc'), { code: 'MANIFEST_MISMATCH' });
   } finally {
     await rm(out, { recursive: true, force: true });
   }

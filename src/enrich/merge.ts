@@ -1,11 +1,14 @@
 /**
  * How load folds PubMed enrichment into article records. Records are only trusted when the unit's
  * marker says they were made from the articles.jsonl load is reading (a redone unit must be
- * enriched again); a unit without enrichment loads with meshTerms [] as before.
+ * enriched again); a unit without enrichment loads with meshTerms [] as before. Records changed
+ * since their marker stop the load: merging them silently, or silently not, would both be wrong.
  */
-import { readJsonIfExists, readJsonl } from '../manifest/io.js';
+import { ManifestError } from '../errors.js';
+import { readMarker } from '../pipeline/runner.js';
+import { readJsonl } from '../storage/files.js';
 import type { ArticleRecord } from '../manifest/records.js';
-import { PubmedRecord, PubmedUnitMarker, pubmedPaths } from './records.js';
+import { PubmedRecord, pubmedPaths, pubmedStep, pubmedUnit } from './records.js';
 
 export async function readPubmedForUnit(
   outDir: string,
@@ -13,8 +16,14 @@ export async function readPubmedForUnit(
   articlesSha256: string,
 ): Promise<Map<string, PubmedRecord> | undefined> {
   const paths = pubmedPaths(outDir);
-  const marker = PubmedUnitMarker.safeParse(await readJsonIfExists(paths.unitMarker(unit)));
-  if (!marker.success || marker.data.articlesSha256 !== articlesSha256) return undefined;
+  const found = await readMarker(pubmedStep(outDir), pubmedUnit(unit, articlesSha256), 'fast');
+  if (found.state === 'changed') {
+    throw new ManifestError('MANIFEST_MISMATCH', `PubMed records of unit ${unit} changed since enrichment: ${found.why}`, {
+      path: paths.unitRecords(unit),
+      hint: 'rerun biomedica enrich: it redoes that unit (from its cache, no new requests)',
+    });
+  }
+  if (found.state !== 'done') return undefined;
   const out = new Map<string, PubmedRecord>();
   for await (const raw of readJsonl(paths.unitRecords(unit))) {
     const record = PubmedRecord.safeParse(raw);

@@ -8,19 +8,21 @@
  * retries leaves its unit without a marker (and its failures in pubmed.failures.jsonl); the run
  * ends with ENRICH_INCOMPLETE so a rerun picks it up. Layout and merge rule: records.ts.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { ManifestError, ThresholdError, toFailure } from '../errors.js';
+import { ThresholdError, toFailure } from '../errors.js';
 import { ExtractManifest, extractPaths } from '../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { readManifest } from '../manifest/read.js';
 import type { ArticleRecord, FailureRecord } from '../manifest/records.js';
 import type { StageContext } from '../pipeline/context.js';
+import { runUnits, type Step } from '../pipeline/runner.js';
+import { stage, type PipelineStage } from '../pipeline/stages.js';
+import { readJsonl, sha256, toJsonl, writeFileAtomic, writeJsonIfChanged } from '../storage/files.js';
 import { createEutilsClient, eutilsRate, type EutilsClient } from './eutils.js';
 import { parsePubmedArticle, splitPubmedArticles, type ParsedPubmedArticle } from './parse.js';
-import { PUBMED_VERSION, PubmedUnitMarker, pubmedPaths, type PubmedManifest, type PubmedRecord } from './records.js';
+import { PUBMED_VERSION, pubmedPaths, pubmedStep, pubmedUnit, type PubmedManifest, type PubmedRecord, type PubmedUnit, type PubmedUnitResult } from './records.js';
 
 export const EnrichOptions = z.object({
   outDir: z.string().min(1),
@@ -73,28 +75,6 @@ export function enrichOptionsFromConfig(config: Config, outDir: string, env: Nod
     timeoutMs: config.network.timeoutMs,
     userAgent: config.network.userAgent,
   };
-}
-
-async function readExtractManifest(outDir: string): Promise<{ manifest: ExtractManifest; sha256: string }> {
-  const path = extractPaths(outDir).manifest;
-  const text = await readFile(path, 'utf8').catch(() => undefined);
-  if (text === undefined) {
-    throw new ManifestError('MANIFEST_MISSING', `no finished extract at ${outDir}`, { path, hint: 'run biomedica extract first (enrichment reads its units)' });
-  }
-  const parsed = ExtractManifest.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new ManifestError('MANIFEST_INVALID', `unreadable extract manifest ${path}`, { path, hint: 'rerun biomedica extract' });
-  return { manifest: parsed.data, sha256: sha256(text) };
-}
-
-interface UnitResult {
-  id: string;
-  skipped: boolean;
-  failed: boolean;
-  records: number;
-  withPmid: number;
-  found: number;
-  withMesh: number;
-  sha256: string;
 }
 
 /** PMID → parsed result, from the cache or efetch. Undefined: efetch returned nothing for it. */
@@ -175,83 +155,55 @@ class PubmedLookup {
   }
 }
 
-async function enrichUnit(
-  outDir: string,
-  unit: ExtractManifest['units'][number],
-  lookup: PubmedLookup,
-  ctx: Pick<StageContext, 'log' | 'signal'>,
-): Promise<UnitResult> {
+/** One extract unit's enrichment as a runner step: pubmed.jsonl from the cache or efetch. */
+function enrichStep(outDir: string, lookup: PubmedLookup): Step<PubmedUnit, PubmedUnitResult> {
   const paths = pubmedPaths(outDir);
-  const articlesSha256 = unit.files['articles.jsonl'] ?? '';
-  const base = { id: unit.id, skipped: false, failed: false, records: 0, withPmid: 0, found: 0, withMesh: 0, sha256: '' };
-  const marker = PubmedUnitMarker.safeParse(await readJsonIfExists(paths.unitMarker(unit.id)));
-  if (marker.success && marker.data.articlesSha256 === articlesSha256) {
-    const text = await readFile(paths.unitRecords(unit.id), 'utf8').catch(() => undefined);
-    if (text !== undefined && sha256(text) === marker.data.files['pubmed.jsonl']) {
-      let withPmid = 0;
-      let withMesh = 0;
-      for (const line of text.split('\n')) {
-        if (!line) continue;
-        const r = JSON.parse(line) as PubmedRecord;
-        if (r.pmid) withPmid++;
-        if (r.meshTerms.length > 0) withMesh++;
+  return {
+    ...pubmedStep(outDir),
+    async run(unit, io) {
+      const articles: { id: string; pmid: string }[] = [];
+      for await (const a of readJsonl<ArticleRecord>(extractPaths(outDir).unitFile(unit.id, 'articles.jsonl'))) {
+        const pmid = a.pmid.trim();
+        articles.push({ id: a.id, pmid: /^\d+$/.test(pmid) ? String(Number(pmid)) : '' });
       }
-      return { ...base, skipped: true, records: marker.data.records, found: marker.data.found, withPmid, withMesh, sha256: marker.data.files['pubmed.jsonl']! };
-    }
-  }
+      const pmids = [...new Set(articles.map((a) => a.pmid).filter(Boolean))];
+      const { found, failed } = await lookup.resolve(pmids, io.signal);
 
-  const articles: { id: string; pmid: string }[] = [];
-  for await (const a of readJsonl<ArticleRecord>(extractPaths(outDir).unitFile(unit.id, 'articles.jsonl'))) {
-    const pmid = a.pmid.trim();
-    articles.push({ id: a.id, pmid: /^\d+$/.test(pmid) ? String(Number(pmid)) : '' });
-  }
-  const pmids = [...new Set(articles.map((a) => a.pmid).filter(Boolean))];
-  const { found, failed } = await lookup.resolve(pmids, ctx.signal);
+      if (failed.size > 0) {
+        const failures: FailureRecord[] = articles
+          .filter((a) => failed.has(a.pmid))
+          .map((a) => ({ unit: unit.id, item: a.id, step: 'enrich', ...failed.get(a.pmid)! }));
+        await writeFileAtomic(extractPaths(outDir).unitFile(unit.id, 'pubmed.failures.jsonl'), toJsonl(failures));
+        io.log.warn({ unit: unit.id, failed: failures.length, code: failures[0]?.code }, 'pubmed enrichment incomplete for unit');
+        return { failed: { code: failures[0]!.code, message: `${failures.length} articles could not be looked up` } };
+      }
 
-  if (failed.size > 0) {
-    const failures: FailureRecord[] = articles
-      .filter((a) => failed.has(a.pmid))
-      .map((a) => ({ unit: unit.id, item: a.id, step: 'enrich', ...failed.get(a.pmid)! }));
-    await writeFileAtomic(extractPaths(outDir).unitFile(unit.id, 'pubmed.failures.jsonl'), toJsonl(failures));
-    ctx.log.warn({ unit: unit.id, failed: failures.length, code: failures[0]?.code }, 'pubmed enrichment incomplete for unit');
-    return { ...base, failed: true };
-  }
-
-  const records: PubmedRecord[] = articles.map((a) => {
-    const p = a.pmid ? found.get(a.pmid) : undefined;
-    return {
-      articleId: a.id,
-      pmid: a.pmid,
-      found: p !== undefined,
-      meshTerms: p?.meshTerms ?? [],
-      meshHeadings: p?.meshHeadings ?? [],
-      abstract: p?.abstract ?? '',
-      referencePmids: p?.referencePmids ?? [],
-    };
-  });
-  const text = toJsonl(records);
-  await writeFileAtomic(paths.unitRecords(unit.id), text);
-  const digest = sha256(text);
-  const result = {
-    ...base,
-    records: records.length,
-    withPmid: records.filter((r) => r.pmid).length,
-    found: records.filter((r) => r.found).length,
-    withMesh: records.filter((r) => r.meshTerms.length > 0).length,
-    sha256: digest,
+      const records: PubmedRecord[] = articles.map((a) => {
+        const p = a.pmid ? found.get(a.pmid) : undefined;
+        return {
+          articleId: a.id,
+          pmid: a.pmid,
+          found: p !== undefined,
+          meshTerms: p?.meshTerms ?? [],
+          meshHeadings: p?.meshHeadings ?? [],
+          abstract: p?.abstract ?? '',
+          referencePmids: p?.referencePmids ?? [],
+        };
+      });
+      const text = toJsonl(records);
+      await writeFileAtomic(paths.unitRecords(unit.id), text);
+      const digest = sha256(text);
+      const result: PubmedUnitResult = {
+        records: records.length,
+        withPmid: records.filter((r) => r.pmid).length,
+        found: records.filter((r) => r.found).length,
+        withMesh: records.filter((r) => r.meshTerms.length > 0).length,
+        sha256: digest,
+      };
+      io.log.info({ unit: unit.id, records: result.records, found: result.found, withMesh: result.withMesh }, 'pubmed unit written');
+      return { result, outputs: { 'pubmed.jsonl': { bytes: Buffer.byteLength(text), sha256: digest } } };
+    },
   };
-  const done: PubmedUnitMarker = {
-    schema: 'biomedica.enrich.pubmed.unit',
-    version: PUBMED_VERSION,
-    unit: unit.id,
-    articlesSha256,
-    records: result.records,
-    found: result.found,
-    files: { 'pubmed.jsonl': digest },
-  };
-  await writeJsonAtomic(paths.unitMarker(unit.id), done);
-  ctx.log.info({ unit: unit.id, records: result.records, found: result.found, withMesh: result.withMesh }, 'pubmed unit written');
-  return result;
 }
 
 export async function runEnrich(
@@ -259,7 +211,10 @@ export async function runEnrich(
   ctx: Pick<StageContext, 'log' | 'progress' | 'signal'>,
   deps: { client?: EutilsClient } = {},
 ): Promise<EnrichSummary> {
-  const { manifest, sha256: extractManifestSha256 } = await readExtractManifest(options.outDir);
+  const { value: manifest, sha256: extractManifestSha256 } = await readManifest(extractPaths(options.outDir).manifest, ExtractManifest, {
+    missing: 'run biomedica extract first (enrichment reads its units; an unfinished extract has no manifest yet: rerun it to finish)',
+    invalid: 'rerun biomedica extract',
+  });
   const client =
     deps.client ??
     createEutilsClient({
@@ -267,48 +222,39 @@ export async function runEnrich(
       onRetry: (info) => ctx.log.info({ attempt: info.attempt, delayMs: info.delayMs, code: info.error.code }, 'efetch retry'),
     });
   const lookup = new PubmedLookup(options.outDir, client, options.batchSize);
-  const limit = pLimit(options.concurrency);
-  ctx.progress.start(manifest.units.length, 'pubmed');
-  let results: UnitResult[];
+  const paths = pubmedPaths(options.outDir);
+  let report;
   try {
-    results = await Promise.all(
-      manifest.units.map((unit) =>
-        limit(async () => {
-          if (ctx.signal.aborted) return undefined;
-          const r = await enrichUnit(options.outDir, unit, lookup, ctx);
-          ctx.progress.tick(1);
-          return r;
-        }),
-      ),
-    ).then((all) => all.filter((r): r is UnitResult => r !== undefined));
+    report = await runUnits(
+      enrichStep(options.outDir, lookup),
+      manifest.units.map((u) => pubmedUnit(u.id, u.files['articles.jsonl'] ?? '')),
+      { concurrency: options.concurrency, label: 'pubmed', beforeChange: () => rm(paths.manifest, { force: true }) },
+      ctx,
+    );
   } finally {
-    ctx.progress.stop();
     if (!deps.client) await client.close();
   }
-  ctx.signal.throwIfAborted();
 
   const totals = { articles: 0, withPmid: 0, found: 0, withMesh: 0 };
-  for (const r of results) {
-    totals.articles += r.records;
-    totals.withPmid += r.withPmid;
-    totals.found += r.found;
-    totals.withMesh += r.withMesh;
+  for (const { marker } of report.done) {
+    totals.articles += marker.result.records;
+    totals.withPmid += marker.result.withPmid;
+    totals.found += marker.result.found;
+    totals.withMesh += marker.result.withMesh;
   }
-  const failedUnits = results.filter((r) => r.failed);
-  const paths = pubmedPaths(options.outDir);
   const summary: EnrichSummary = {
     outDir: options.outDir,
     manifest: paths.manifest,
-    units: results.length,
-    unitsSkipped: results.filter((r) => r.skipped).length,
-    unitsFailed: failedUnits.length,
+    units: report.units,
+    unitsSkipped: report.counts.skipped,
+    unitsFailed: report.counts.failed,
     ...totals,
     requests: client.requests,
     cacheHits: lookup.cacheHits,
     requestsPerSecond: eutilsRate(options),
   };
-  if (failedUnits.length > 0) {
-    throw new ThresholdError('ENRICH_INCOMPLETE', `${failedUnits.length} of ${results.length} units could not be enriched`, {
+  if (report.counts.failed > 0) {
+    throw new ThresholdError('ENRICH_INCOMPLETE', `${report.counts.failed} of ${report.units} units could not be enriched`, {
       summary,
       hint: 'see units/*/pubmed.failures.jsonl; rerun biomedica enrich: finished units and cached PMIDs cost nothing',
     });
@@ -317,14 +263,18 @@ export async function runEnrich(
     schema: 'biomedica.enrich.pubmed',
     version: PUBMED_VERSION,
     extractManifestSha256,
-    units: results.map((r) => ({ id: r.id, records: r.records, found: r.found, sha256: r.sha256 })),
+    units: report.done.map(({ unit, marker }) => ({ id: unit.id, records: marker.result.records, found: marker.result.found, sha256: marker.result.sha256 })),
     totals,
   };
   // A rerun that changed nothing leaves the file (and its mtime) alone.
-  const current = await readJsonIfExists(paths.manifest);
-  if (current === undefined || stableStringify(current) !== stableStringify(pubmedManifest)) await writeJsonAtomic(paths.manifest, pubmedManifest);
+  await writeJsonIfChanged(paths.manifest, pubmedManifest);
   ctx.log.info({ ...totals, requests: summary.requests, cacheHits: summary.cacheHits }, 'pubmed enrichment finished');
   return summary;
+}
+
+/** Enrichment as a step of a run (src/pipeline/stages.ts). */
+export function enrichStage(options: EnrichOptions, deps: { client?: EutilsClient } = {}): PipelineStage {
+  return stage<EnrichSummary>({ name: 'enrich', run: (ctx) => runEnrich(options, ctx, deps), format: formatEnrichSummary, complete: () => true });
 }
 
 export function formatEnrichSummary(s: EnrichSummary): string {

@@ -2,7 +2,8 @@
  * What PubMed enrichment writes beside each extract unit, for the load stage to merge:
  *
  *   <out>/extract/units/<unit>/pubmed.jsonl       PubmedRecord per article of the unit, plan order
- *   <out>/extract/units/<unit>/pubmed.done.json   PubmedUnitMarker, written last, atomically
+ *   <out>/extract/units/<unit>/pubmed.done.json   the unit's marker (src/pipeline/runner.ts, result
+ *                                                 PubmedUnitResult), written last, atomically
  *   <out>/extract/pubmed.json                     PubmedManifest, when every unit is enriched
  *   <out>/cache/pubmed/<nnn>/<pmid>.xml           the raw <PubmedArticle> efetch returned
  *   <out>/cache/pubmed/<nnn>/<pmid>.none          efetch returned nothing for this PMID
@@ -12,6 +13,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { StepIdentity, WorkUnit } from '../pipeline/runner.js';
 
 export const MeshHeading = z.object({
   descriptor: z.string(),
@@ -44,17 +46,37 @@ export type PubmedRecord = z.infer<typeof PubmedRecord>;
 
 export const PUBMED_VERSION = 1;
 
-export const PubmedUnitMarker = z.object({
-  schema: z.literal('biomedica.enrich.pubmed.unit'),
-  version: z.literal(PUBMED_VERSION),
-  unit: z.string(),
-  /** sha256 of the articles.jsonl the records were made for: a redone unit is enriched again. */
-  articlesSha256: z.string(),
+/** What a unit's enrichment marker records. */
+export const PubmedUnitResult = z.object({
   records: z.number().int(),
+  withPmid: z.number().int(),
   found: z.number().int(),
-  files: z.record(z.string(), z.string()),
+  withMesh: z.number().int(),
+  /** sha256 of pubmed.jsonl. */
+  sha256: z.string(),
 });
-export type PubmedUnitMarker = z.infer<typeof PubmedUnitMarker>;
+export type PubmedUnitResult = z.infer<typeof PubmedUnitResult>;
+
+export interface PubmedUnit extends WorkUnit {
+  articlesSha256: string;
+}
+
+/** A unit is enriched for one articles.jsonl: a redone extract unit is enriched again. */
+export function pubmedUnit(id: string, articlesSha256: string): PubmedUnit {
+  return { id, key: articlesSha256, articlesSha256 };
+}
+
+/** The enrichment step's markers, as the stage writes them and load checks them. */
+export function pubmedStep(outDir: string): StepIdentity<PubmedUnit, PubmedUnitResult> {
+  const paths = pubmedPaths(outDir);
+  return {
+    name: 'enrich.pubmed',
+    version: PUBMED_VERSION,
+    result: PubmedUnitResult,
+    markerPath: (u) => paths.unitMarker(u.id),
+    outputRoot: (u) => join(outDir, 'extract', 'units', u.id),
+  };
+}
 
 export const PubmedManifest = z.object({
   schema: z.literal('biomedica.enrich.pubmed'),

@@ -5,7 +5,7 @@
  * a stable code, never a crash and never a silently grey image.
  */
 import { createHash } from 'node:crypto';
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
 import { ItemError } from '../errors.js';
 import type { ImageOptions, NormalizedImage } from './types.js';
 
@@ -101,11 +101,24 @@ function isPixelLimit(error: unknown): boolean {
   return /pixel limit/i.test(messageOf(error));
 }
 
-export async function normalizeImage(input: Buffer, options: ImageOptions): Promise<NormalizedImage> {
+/** What the header checks learnt about an input that passed them. */
+export interface InspectedImage {
+  format: DecodedFormat;
+  /** As displayed: a 90° EXIF rotation swaps them. */
+  width: number;
+  height: number;
+}
+
+/**
+ * The checks every decode of untrusted bytes starts with, before any pixel is allocated: size,
+ * format allowlist (by the bytes, not sharp's guess), a readable header, the pixel bomb guard.
+ * Shared by extract (normalizeImage) and the embedding recipes.
+ */
+export async function inspectImage(input: Buffer, limits: Pick<ImageOptions, 'maxInputBytes' | 'maxPixels'>): Promise<InspectedImage> {
   if (!configured) configureSharp();
   if (input.length === 0) fail('IMAGE_EMPTY', 'image file is empty', { hint: 'the package holds a zero-byte file' });
-  if (input.length > options.maxInputBytes) {
-    fail('IMAGE_TOO_LARGE', `image file is ${input.length} bytes, over the ${options.maxInputBytes}-byte limit`, {
+  if (input.length > limits.maxInputBytes) {
+    fail('IMAGE_TOO_LARGE', `image file is ${input.length} bytes, over the ${limits.maxInputBytes}-byte limit`, {
       bytes: input.length,
       hint: 'raise images.maxInputBytes to accept it',
     });
@@ -127,34 +140,50 @@ export async function normalizeImage(input: Buffer, options: ImageOptions): Prom
   if (metadata.format !== sniffed) {
     fail('IMAGE_CORRUPT', `file starts like ${sniffed} but decodes as ${metadata.format}`, { format: sniffed });
   }
-  // As displayed: a 90° EXIF rotation swaps them, like the stored image.
-  const originalWidth = metadata.autoOrient?.width ?? metadata.width;
-  const originalHeight = metadata.autoOrient?.height ?? metadata.height;
-  if (!(originalWidth > 0 && originalHeight > 0)) {
-    fail('IMAGE_CORRUPT', `image has no pixels (${originalWidth}×${originalHeight})`, { format: sniffed });
+  const width = metadata.autoOrient?.width ?? metadata.width;
+  const height = metadata.autoOrient?.height ?? metadata.height;
+  if (!(width > 0 && height > 0)) {
+    fail('IMAGE_CORRUPT', `image has no pixels (${width}×${height})`, { format: sniffed });
   }
   // For multi-page input the header's height is the first page's: the only page decoded.
-  const pixels = originalWidth * originalHeight;
-  if (pixels > options.maxPixels) {
-    fail('IMAGE_TOO_LARGE', `image is ${originalWidth}×${originalHeight}, over the ${options.maxPixels}-pixel limit`, {
-      width: originalWidth,
-      height: originalHeight,
+  const pixels = width * height;
+  if (pixels > limits.maxPixels) {
+    fail('IMAGE_TOO_LARGE', `image is ${width}×${height}, over the ${limits.maxPixels}-pixel limit`, {
+      width,
+      height,
       hint: 'raise images.maxPixels to accept it',
     });
   }
+  return { format: sniffed, width, height };
+}
+
+/** How an inspected image is decoded: first page only, as displayed, strict about damage. */
+export function decodeOptions(options: Pick<ImageOptions, 'maxPixels' | 'failOn'>): SharpOptions {
+  return {
+    // 'error' also catches truncation (the lower level) yet tolerates libjpeg's warnings such as
+    // extraneous bytes before a marker, which real publisher files carry and decode cleanly.
+    failOn: options.failOn ?? 'error',
+    limitInputPixels: options.maxPixels,
+    pages: 1,
+    page: 0,
+    autoOrient: true,
+    sequentialRead: true,
+  };
+}
+
+/** Turns an error from decoding an inspected image into the ItemError it stands for. */
+export function decodeFailure(error: unknown, image: InspectedImage): never {
+  if (isPixelLimit(error)) fail('IMAGE_TOO_LARGE', `${image.width}×${image.height} is over the decoder's pixel limit`, { width: image.width, height: image.height, decoder: messageOf(error) });
+  fail('IMAGE_CORRUPT', `cannot decode ${image.format} (corrupt or truncated data)`, { format: image.format, decoder: messageOf(error) });
+}
+
+export async function normalizeImage(input: Buffer, options: ImageOptions): Promise<NormalizedImage> {
+  const inspected = await inspectImage(input, options);
+  const { format: sniffed, width: originalWidth, height: originalHeight } = inspected;
 
   let output: { data: Buffer; info: OutputInfo };
   try {
-    output = await sharp(input, {
-      // 'error' also catches truncation (the lower level) yet tolerates libjpeg's warnings such as
-      // extraneous bytes before a marker, which real publisher files carry and decode cleanly.
-      failOn: options.failOn ?? 'error',
-      limitInputPixels: options.maxPixels,
-      pages: 1,
-      page: 0,
-      autoOrient: true,
-      sequentialRead: true,
-    })
+    output = await sharp(input, decodeOptions(options))
       .resize({ width: options.maxSide, height: options.maxSide, fit: 'inside', withoutEnlargement: true })
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')
@@ -164,8 +193,7 @@ export async function normalizeImage(input: Buffer, options: ImageOptions): Prom
       .jpeg({ quality: options.quality, progressive: false, mozjpeg: false, optimiseCoding: true, chromaSubsampling: options.chromaSubsampling ?? '4:2:0' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    if (isPixelLimit(error)) fail('IMAGE_TOO_LARGE', `${originalWidth}×${originalHeight} is over the decoder's pixel limit`, { width: originalWidth, height: originalHeight, decoder: messageOf(error) });
-    fail('IMAGE_CORRUPT', `cannot decode ${sniffed} (corrupt or truncated data)`, { format: sniffed, decoder: messageOf(error) });
+    decodeFailure(error, inspected);
   }
 
   return {

@@ -9,12 +9,14 @@
  *     units/<unit>/figures.jsonl     FigureRecord per line
  *     units/<unit>/failures.jsonl    FailureRecord per line
  *     units/<unit>/images/<key>.jpg  stored images
- *     units/<unit>/done.json         UnitMarker: written last, atomically; its presence means "done"
+ *     units/<unit>/done.json         the unit's marker (src/pipeline/runner.ts, result ExtractUnitResult):
+ *                                    written last, atomically; it records every file of the unit
+ *                                    (size, sha256), so a rerun finds and redoes a unit edited since
  *     tombstones.jsonl               TombstoneRecord per line (incremental sync; may be empty)
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { sha256, toJsonl, writeFileAtomic } from './io.js';
+import { sha256, toJsonl, writeFileAtomic } from '../storage/files.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from './records.js';
 
 export const EXTRACT_SCHEMA = 'biomedica.extract';
@@ -39,19 +41,16 @@ export const UnitStats = z.object({
 });
 export type UnitStats = z.infer<typeof UnitStats>;
 
-export const UnitMarker = z.object({
-  schema: z.literal('biomedica.extract.unit'),
-  version: z.literal(EXTRACT_VERSION),
-  unit: z.string(),
-  /** sha256 of the plan file this unit was built from: a changed plan invalidates the unit. */
-  planSha256: z.string(),
-  /** sha256 of the output-shaping options (image and keep settings): changing them redoes the unit. */
-  optionsSha256: z.string(),
+/** The step name in extract units' markers. */
+export const EXTRACT_STEP = 'extract';
+
+/** What an extract unit's marker records as its result (the manifest copies it per unit). */
+export const ExtractUnitResult = z.object({
   stats: UnitStats,
-  /** sha256 of each file the unit wrote (jsonl files only; images are hashed in their records). */
+  /** sha256 of each record file the unit wrote (jsonl only; images are hashed in their records). */
   files: z.record(z.string(), z.string()),
 });
-export type UnitMarker = z.infer<typeof UnitMarker>;
+export type ExtractUnitResult = z.infer<typeof ExtractUnitResult>;
 
 export const ExtractManifest = z.object({
   schema: z.literal(EXTRACT_SCHEMA),

@@ -9,7 +9,8 @@
  *     other/000000.tar ...
  *     index/<group>.parquet            IndexRow per sample: where it is (shard, offset) and what it is
  *     articles/<group>.parquet         ArticleRow per article: article-level text, stored once
- *     stats/<group>/000000.json        ShardStats: written after its shard, by rename: the done marker
+ *     stats/<group>/000000.json        the shard's done marker (src/pipeline/runner.ts; result ShardStats):
+ *                                      written after its shard, by rename; records the tar's sha256
  *     stats/summary.json               dataset-level summary (the LoadSummary of the run)
  *     failures.jsonl                   FailureRecord per sample that load had to leave out
  *     manifest.json                    LoadManifest, written last
@@ -250,14 +251,11 @@ export function fieldKinds(schema: z.ZodObject): Record<string, FieldKind> {
   return out;
 }
 
+/** What a shard's marker (stats/<group>/NNNNNN.json, step LOAD_SHARD_STEP) records as its result. */
 export const ShardStats = z.object({
-  schema: z.literal('biomedica.load.shard'),
-  version: z.literal(LOAD_VERSION),
   group: LicenseGroupSchema,
   /** 'commercial/000003.tar' */
   shard: z.string(),
-  /** sha256 of everything the shard is made from (member names, bytes, hashes, tar settings). */
-  inputSha256: z.string(),
   /** sha256 and size of the tar file. */
   sha256: z.string(),
   bytes: int,
@@ -269,6 +267,8 @@ export const ShardStats = z.object({
   /** Samples per image_panel_type ('' = unlabelled). */
   byPanelType: z.record(z.string(), int),
 });
+/** The step name in shard markers; their key is the sha256 of everything the shard is made from. */
+export const LOAD_SHARD_STEP = 'load.shard';
 export type ShardStats = z.infer<typeof ShardStats>;
 
 const FileRef = z.object({ file: z.string(), sha256: z.string(), rows: int });
@@ -282,6 +282,8 @@ export const LoadManifest = z.object({
     shardMaxBytes: int,
     shardMaxSamples: int,
     includeSubArticles: z.boolean(),
+    /** The training subset load wrote (load --subset), when it wrote one. */
+    subset: z.record(z.string(), z.unknown()).optional(),
   }),
   upstream: z.object({
     /** What the dataset was made from: an extract manifest, or (a query subset) another dataset. */
@@ -305,6 +307,12 @@ export const LoadManifest = z.object({
 });
 export type LoadManifest = z.infer<typeof LoadManifest>;
 
+/** What to do when a dataset's manifest is missing or damaged: the same words for verify, query and load. */
+export const DATASET_MANIFEST_HINTS = {
+  missing: 'point at a dataset folder made by biomedica load (an unfinished load has no manifest yet: rerun the load to finish it)',
+  invalid: 'rerun biomedica load with this version of biomedica (same --out and --dataset)',
+};
+
 export const shardName = (n: number) => `${String(n).padStart(6, '0')}.tar`;
 export const SHARD_NAME = /^\d{6}\.tar$/;
 
@@ -322,6 +330,8 @@ export const loadPaths = (datasetDir: string) => ({
   shardStats: (group: LicenseGroup, n: number) => join(datasetDir, 'stats', group, `${String(n).padStart(6, '0')}.json`),
   indexRel: (group: LicenseGroup) => `index/${group}.parquet`,
   articlesRel: (group: LicenseGroup) => `articles/${group}.parquet`,
-  /** Staging files of a run in progress; removed when the run finishes. */
+  /** Staging files of a run in progress (the shared plan); removed when the run finishes. */
   work: join(datasetDir, '.work'),
+  /** The plan of one set of inputs, shared by every worker of a load (stages/load/run-load.ts). */
+  planDir: (key: string) => join(datasetDir, '.work', `plan-${key.slice(0, 16)}`),
 });

@@ -97,7 +97,7 @@ export const FailureRecord = z.object({
   unit: z.string(),
   /** Article id, figure key, or package path: whatever failed. */
   item: z.string(),
-  step: z.enum(['list', 'download', 'package', 'parse', 'image', 'enrich']),
+  step: z.enum(['list', 'download', 'package', 'parse', 'image', 'enrich', 'embed']),
   code: z.string(),
   message: z.string(),
 });

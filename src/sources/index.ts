@@ -27,6 +27,8 @@ export interface SourceOptions {
   /** Share one HTTP client (pool and rate limiter) with other components. */
   httpClient?: HttpClient;
   log?: Logger;
+  /** Cloud: list the inventory this earlier listing used, not the newest (see CloudSourceOptions.pin). */
+  pin?: SourceDescriptor | undefined;
 }
 
 /** The slice of the config (src/config/schema.ts) a source is built from. */
@@ -73,6 +75,7 @@ export async function createSource(target: string | SourceConfig, options: Sourc
     return createCloudSource(config, {
       outDir: merged.outDir ?? (await mkdtemp(join(tmpdir(), 'biomedica-cloud-'))),
       log: merged.log ?? silentLogger(),
+      pin: merged.pin,
     });
   }
 

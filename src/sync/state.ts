@@ -18,7 +18,7 @@ import { basename, dirname, join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { z } from 'zod';
 import { ManifestError } from '../errors.js';
-import { readJsonIfExists, writeJsonAtomic } from '../manifest/io.js';
+import { readJsonIfExists, writeJsonAtomic } from '../storage/files.js';
 import { lineBatches } from './lines.js';
 
 export const StateStatus = z.enum([

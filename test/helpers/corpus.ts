@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 export const corpusDir = resolve(fileURLToPath(new URL('../../', import.meta.url)), '../shared/corpus');
 export const nxmlDir = join(corpusDir, 'nxml');
+/** BIOMEDICA's released taxonomy files and per-cluster expert labels (MIT). */
+export const annotationsDir = resolve(corpusDir, '../biomedica-annotations');
 
 /** Every file below `dir` whose name matches, recursively, in sorted order. */
 export function listFiles(dir: string, match: RegExp = /./): string[] {

@@ -1,6 +1,5 @@
 /** Reading a dataset folder back in tests: tar members with offsets, file hashes, Parquet rows. */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import tar from 'tar-stream';
@@ -72,4 +71,4 @@ export async function parquetRows(path: string, sql = 'SELECT * FROM t'): Promis
   });
 }
 
-export const hasPython = spawnSync('python3', ['--version']).status === 0;
+export { hasPython } from './python.js';

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import {
   EXTRACT_SCHEMA,
+  EXTRACT_STEP,
   EXTRACT_VERSION,
   addStats,
   emptyStats,
@@ -21,10 +22,9 @@ import {
   unitStatsOf,
   writeUnitRecords,
   type ExtractManifest,
-  type UnitMarker,
   type UnitStats,
 } from '../../src/manifest/extract-manifest.js';
-import { sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../src/manifest/io.js';
+import { sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../src/storage/files.js';
 import type {
   ArticleRecord,
   FailureRecord,
@@ -33,6 +33,7 @@ import type {
   TombstoneRecord,
 } from '../../src/manifest/records.js';
 import type { LicenseGroup } from '../../src/manifest/load-manifest.js';
+import { writeMarker, type WorkUnit } from '../../src/pipeline/runner.js';
 import { transformPaths, type TransformLabel } from '../../src/manifest/transform-records.js';
 
 export interface FixtureOptions {
@@ -296,16 +297,8 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
     const failures = hand.failures.filter((f) => f.unit === unit);
     const stats: UnitStats = unitStatsOf(as.length, (hand.failedArticles as Record<number, number>)[u] ?? 0, fs, failures);
     const files = await writeUnitRecords(outDir, unit, { articles: as, figures: fs, failures });
-    const marker: UnitMarker = {
-      schema: 'biomedica.extract.unit',
-      version: EXTRACT_VERSION,
-      unit,
-      planSha256: sha256(unit),
-      optionsSha256: sha256('fixture'),
-      stats,
-      files,
-    };
-    await writeJsonAtomic(paths.unitMarker(unit), marker);
+    const step = { name: EXTRACT_STEP, version: EXTRACT_VERSION, markerPath: (u: WorkUnit) => paths.unitMarker(u.id) };
+    await writeMarker(step, { id: unit, key: sha256(`fixture ${unit}`) }, { result: { stats, files } });
     units.push({ id: unit, stats, files });
     addStats(totals, stats);
   }

@@ -14,9 +14,10 @@ export function enrichCommand(deps: ProgramDeps): Command {
   addCommonFlags(cmd).action(async (flags: EnrichFlags) => {
     const config = resolveConfig({ configFile: flags.config });
     const ctx = createStageContext(flags, deps.signal);
-    const { runEnrich, enrichOptionsFromConfig, formatEnrichSummary } = await import('../../enrich/pubmed.js');
-    const summary = await runEnrich(enrichOptionsFromConfig(config, flags.out), ctx);
-    printSummary(flags, summary, formatEnrichSummary(summary));
+    const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
+    const { runStages } = await import('../../pipeline/stages.js');
+    const result = await runStages([enrichStage(enrichOptionsFromConfig(config, flags.out))], { outDir: flags.out, command: 'enrich' }, ctx);
+    printSummary(flags, result.summaries['enrich'], result.text);
   });
   return cmd;
 }

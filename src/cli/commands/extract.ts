@@ -3,6 +3,7 @@ import type { ProgramDeps } from '../program.js';
 import {
   addCommonFlags,
   addExtractFlags,
+  checkMode,
   configFromExtractFlags,
   createStageContext,
   filterFromConfig,
@@ -19,9 +20,12 @@ export function extractCommand(deps: ProgramDeps): Command {
     const config = configFromExtractFlags(flags);
     const filter = filterFromConfig(config);
     const ctx = createStageContext(flags, deps.signal);
-    const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
-    const summary = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker: parseWorker(flags.worker) });
-    printSummary(flags, summary, formatExtractSummary(summary));
+    const worker = parseWorker(flags.worker);
+    const { extractStage } = await import('../../stages/extract/from-config.js');
+    const { runStages } = await import('../../pipeline/stages.js');
+    const mode = { sync: flags.sync, planOnly: flags.planOnly, worker, check: checkMode(flags) };
+    const result = await runStages([extractStage(config, flags.out, filter, mode)], { outDir: flags.out, worker, command: 'extract' }, ctx);
+    printSummary(flags, result.summaries['extract'], result.text);
   });
   return cmd;
 }

@@ -1,20 +1,22 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { addCommonFlags, addLoadFlags, createStageContext, loadOptionsFromFlags, parseWorker, printSummary, type LoadFlags } from '../shared.js';
+import { addCheckFlag, addCommonFlags, addLoadFlags, checkMode, createStageContext, loadOptionsFromFlags, parseWorker, printSummary, type LoadFlags } from '../shared.js';
 
 export function loadCommand(deps: ProgramDeps): Command {
   const cmd = new Command('load').description(
     'write WebDataset shards per license group, a Parquet index, an article table and a dataset card',
   );
   // --worker is the load command's own: under `run` it belongs to extract (see commands/run.ts).
-  addLoadFlags(addCommonFlags(cmd.option('--out <dir>', 'run folder holding extract/ (and transform/)', 'out')))
+  addCheckFlag(addLoadFlags(addCommonFlags(cmd.option('--out <dir>', 'run folder holding extract/ (and transform/)', 'out'))))
     .option('--worker <i/n>', 'be worker i of n (0-based): write shards i, i+n, i+2n… of the plan; all workers share --out and --dataset')
     .action(async (flags: LoadFlags & { worker?: string }) => {
       const worker = parseWorker(flags.worker);
       const ctx = createStageContext(flags, deps.signal);
-      const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
-      const summary = await runLoad({ ...(await loadOptionsFromFlags(flags)), worker }, ctx);
-      printSummary(flags, summary, formatLoadSummary(summary));
+      const { loadStage } = await import('../../stages/load/run-load.js');
+      const { runStages } = await import('../../pipeline/stages.js');
+      const options = { ...(await loadOptionsFromFlags(flags)), worker, check: checkMode(flags) };
+      const result = await runStages([loadStage(options)], { outDir: flags.out, worker, command: 'load' }, ctx);
+      printSummary(flags, result.summaries['load'], result.text);
     });
   return cmd;
 }

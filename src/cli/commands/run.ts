@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
+import { addTransformFlags, transformOverrides, type TransformFlags } from './transform.js';
 import {
   addCommonFlags,
   addExtractFlags,
   addLoadFlags,
+  checkMode,
   configFromExtractFlags,
   createStageContext,
   filterFromConfig,
@@ -16,30 +18,38 @@ import {
 
 export function runCommand(deps: ProgramDeps): Command {
   const cmd = new Command('run')
-    .description('every stage in order: extract → (enrich) → load (transform slots in before load)')
+    .description('every stage in order: extract → (enrich) → transform (when an embedding model is given) → load')
     .option('--enrich', 'add PubMed MeSH terms between extract and load (needs E-utilities; set NCBI_API_KEY, NCBI_EMAIL)');
-  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & { enrich?: boolean }) => {
-    const config = configFromExtractFlags(flags);
+  addTransformFlags(cmd);
+  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & TransformFlags & { enrich?: boolean }) => {
+    const config = configFromExtractFlags(flags, transformOverrides(flags));
     const filter = filterFromConfig(config);
     const ctx = createStageContext(flags, deps.signal);
-    const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
-    const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
-    const extract = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker: parseWorker(flags.worker) });
-    if (!extract.complete) {
-      // Other workers still hold units: the last one to finish (or a plain rerun) goes on to load.
-      printSummary(flags, { extract }, formatExtractSummary(extract));
-      return;
-    }
-    let enriched = '';
-    let enrich: unknown;
+    const worker = parseWorker(flags.worker);
+    const { extractStage } = await import('../../stages/extract/from-config.js');
+    const { loadStage } = await import('../../stages/load/run-load.js');
+    const { runStages } = await import('../../pipeline/stages.js');
+    // Read top to bottom: transform slots in before load. A stage that is not complete here (a
+    // worker left units to others) ends the list; the worker that completes it goes on.
+    const stages = [extractStage(config, flags.out, filter, { sync: flags.sync, planOnly: flags.planOnly, worker, check: checkMode(flags) })];
     if (flags.enrich) {
-      const { runEnrich, enrichOptionsFromConfig, formatEnrichSummary } = await import('../../enrich/pubmed.js');
-      const summary = await runEnrich(enrichOptionsFromConfig(config, flags.out), ctx);
-      enrich = summary;
-      enriched = `${formatEnrichSummary(summary)}\n\n`;
+      const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
+      stages.push(enrichStage(enrichOptionsFromConfig(config, flags.out)));
     }
-    const load = await runLoad(await loadOptionsFromFlags(flags), ctx);
-    printSummary(flags, { extract, enrich, load }, `${formatExtractSummary(extract)}\n\n${enriched}${formatLoadSummary(load)}`);
+    // Transform runs when a model is configured (--model or transform.model); without one the
+    // dataset is written unclustered (image_cluster_id -1), and the log says so.
+    if (config.transform.model) {
+      const { transformStage } = await import('../../stages/transform/from-config.js');
+      // As for load: the one worker that finishes extract goes on alone (split the embedding over
+      // machines with `transform --worker i/n`).
+      stages.push(transformStage(config, flags.out, { modelFrom: flags.modelFrom, refit: flags.refit, check: checkMode(flags) }));
+    } else {
+      ctx.log.warn({ hint: 'pass --model FILE (README "Embedding models") to cluster and label the images' }, 'no embedding model configured: transform is skipped');
+    }
+    // --worker belongs to extract here: the one worker that finishes extract loads alone.
+    stages.push(loadStage({ ...(await loadOptionsFromFlags(flags)), check: checkMode(flags) }));
+    const result = await runStages(stages, { outDir: flags.out, worker, command: 'run' }, ctx);
+    printSummary(flags, result.summaries, result.text);
   });
   return cmd;
 }

@@ -18,8 +18,6 @@ import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import { ItemError, TransportError, toFailure } from '../../errors.js';
-import { extractPaths } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists } from '../../manifest/io.js';
 import { createHttpClient, type HttpClient } from '../../transport/http.js';
 import { diffGroups, type ArticleGroup } from '../../sync/diff.js';
 import { orderedMap } from '../../sync/ordered.js';
@@ -45,6 +43,11 @@ export interface CloudSourceOptions {
   log: Logger;
   /** Injected for tests and benches; built from config.network otherwise. */
   client?: HttpClient;
+  /**
+   * The listing an existing one-shot plan was made from (the extract stage reads its plan and
+   * passes this): a resume days later must list the same inventory, not the newest.
+   */
+  pin?: SourceDescriptor | undefined;
 }
 
 export interface ResolveGroupsOptions {
@@ -89,8 +92,10 @@ class PmcCloudSource implements CloudSource {
   private snapshot: InventorySnapshot | undefined;
   private snapshotError: unknown;
   private pinnedFolder: string | undefined;
+  private readonly pin: SourceDescriptor | undefined;
 
   constructor(private readonly config: Config, options: CloudSourceOptions) {
+    this.pin = options.pin;
     this.base = config.source.cloudBaseUrl.replace(/\/+$/, '');
     this.log = options.log;
     this.outDir = options.outDir;
@@ -120,16 +125,13 @@ class PmcCloudSource implements CloudSource {
   }
 
   /**
-   * A one-shot plan already in the out dir fixes the inventory (a resume days later must not see
-   * another snapshot date and refuse the plan); otherwise the newest inventory is found now so
-   * the descriptor, which the plan hashes, carries its date.
+   * A pinned listing (an existing plan's) fixes the inventory, so a resume days later does not see
+   * another snapshot date and refuse the plan; otherwise the newest inventory is found now so the
+   * descriptor, which the plan hashes, carries its date.
    */
   async init(): Promise<void> {
-    const plan = (await readJsonIfExists(extractPaths(this.outDir).plan).catch(() => undefined)) as
-      | { source?: { kind?: string; url?: string; snapshotDate?: string }; epochs?: unknown }
-      | undefined;
-    const date = plan?.source?.snapshotDate;
-    if (plan && plan.epochs === undefined && plan.source?.kind === 'cloud' && plan.source.url === this.base && date) {
+    const date = this.pin?.snapshotDate;
+    if (this.pin?.kind === 'cloud' && this.pin.url === this.base && date) {
       const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})/.exec(date);
       if (m) {
         this.pinnedFolder = `${m[1]}T${m[2]}-${m[3]}Z`;

@@ -15,6 +15,7 @@ import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BiomedicaError, ItemError, TransportError, UsageError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
+import { pathExists } from '../../storage/files.js';
 import { createFtpClient, type FtpClient } from '../../transport/ftp.js';
 import { createHttpClient, type HttpClient } from '../../transport/http.js';
 import { defaultPackageLimits, readPackage, type PackageLimits, type PackageWarning } from '../package.js';
@@ -94,15 +95,6 @@ function checkedLocation(ref: ArticleRef): string {
   return location;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
-}
 
 export async function createLegacySource(options: LegacySourceOptions): Promise<Source> {
   const mirror = mirrorOf(options.url);
@@ -174,7 +166,7 @@ export async function createLegacySource(options: LegacySourceOptions): Promise<
     for (const name of FILE_LISTS) {
       if (mirror.kind === 'legacy-local') {
         const path = join(mirror.root, name);
-        if (await exists(path)) return { path, format: fileListFormatOf(name) };
+        if (await pathExists(path)) return { path, format: fileListFormatOf(name) };
         continue;
       }
       const dest = await work(name);
@@ -218,12 +210,12 @@ export async function createLegacySource(options: LegacySourceOptions): Promise<
     let downloaded = false;
     if (mirror.kind === 'legacy-local') {
       file = join(mirror.root, location);
-      if (!file.startsWith(mirror.root + sep) || !(await exists(file))) {
+      if (!file.startsWith(mirror.root + sep) || !(await pathExists(file))) {
         throw new ItemError('PACKAGE_NOT_FOUND', `${ref.id}: no package at ${location}`, { id: ref.id, location });
       }
     } else {
       file = await work('packages', `${ref.id.replace(/[^A-Za-z0-9_]/g, '_')}.tar.gz`);
-      if (!(keepDownloads && (await exists(file)))) {
+      if (!(keepDownloads && (await pathExists(file)))) {
         try {
           // Compressed size never exceeds the inflated cap that readPackage enforces.
           await fetchTo(location, file, signal, limits.maxTotalBytes);

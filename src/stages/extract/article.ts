@@ -2,11 +2,14 @@
  * One article: open it from the source, parse its XML, pair every figure graphic with a media
  * file, normalise and store the images, and apply the keep rule. Nothing here throws for bad
  * input: every problem becomes a FailureRecord and the rest of the article still comes out.
+ * Storage faults are not the article's: they throw (StorageError), so the unit gets no marker and
+ * the run stops, instead of the figures being recorded as failed and lost for good.
  */
 import { writeFile, rename, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LimitFunction } from 'p-limit';
 import { toFailure } from '../../errors.js';
+import { onOutput, storageFault } from '../../storage/faults.js';
 import { parseArticles } from '../../jats/parse.js';
 import type { ParsedArticle, ParsedFigure } from '../../jats/types.js';
 import { keepFigure, type KeepRule } from '../../images/keep.js';
@@ -44,6 +47,7 @@ export async function extractArticle(source: Source, ref: ArticleRef, job: Artic
   try {
     pkg = await source.open(ref, job.signal);
   } catch (error) {
+    rethrowRunProblems(error, job.signal);
     fail('package', ref.id, error, 'PACKAGE_FAILED');
     return { article: null, figures: [], failures };
   }
@@ -144,6 +148,7 @@ async function extractFigure(
       }
       record.images.push(image);
     } catch (error) {
+      rethrowRunProblems(error, job.signal);
       const failure = toFailure(error, 'IMAGE_FAILED');
       reasons.push(failure.code);
       failures.push({ unit: job.unit, item: imageKey, step: 'image', ...failure });
@@ -166,12 +171,14 @@ async function storeImage(
   const bytes = await pkg.getMedia(mediaName, job.signal);
   const image = await job.imageLimit(() => normalizeImage(bytes, job.images));
   const dir = paths.imagesDir(job.unit);
-  await mkdir(dir, { recursive: true });
   // Rename, not fsync: a unit counts as done only once its marker is written after every image,
   // and a rerun of an unfinished unit rewrites them all.
   const target = join(dir, `${key}.jpg`);
-  await writeFile(`${target}.tmp`, image.bytes);
-  await rename(`${target}.tmp`, target);
+  await onOutput(target, async () => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(`${target}.tmp`, image.bytes);
+    await rename(`${target}.tmp`, target);
+  });
   return {
     key,
     href,
@@ -185,6 +192,16 @@ async function storeImage(
     originalHeight: image.originalHeight,
     sha256: image.sha256,
   };
+}
+
+/**
+ * What must not become an item's failure: the disk failing under the run (a full disk is not a bad
+ * figure), and an interrupt (the unit is discarded whole, so nothing it recorded would be true).
+ */
+function rethrowRunProblems(error: unknown, signal: AbortSignal): void {
+  const fault = storageFault(error);
+  if (fault) throw fault;
+  if (signal.aborted) throw error;
 }
 
 function toArticleRecord(ref: ArticleRef, a: ParsedArticle): ArticleRecord {

@@ -5,17 +5,41 @@ import { UsageError } from '../../errors.js';
 import { createSource } from '../../sources/index.js';
 import type { CloudSource } from '../../sources/cloud/index.js';
 import type { SourceFilter } from '../../sources/types.js';
-import { createSyncPlanner } from '../../sync/planner.js';
+import type { PipelineStage } from '../../pipeline/stages.js';
+import { stage } from '../../pipeline/stages.js';
+import type { CheckMode, WorkerShare } from '../../pipeline/runner.js';
+import { plannedListing } from './plan.js';
+import { createSyncPlanner } from './sync-planner.js';
 import { runExtract, type ExtractOptions, type ExtractSummary } from './run-extract.js';
+
+export interface ExtractMode {
+  sync?: boolean | undefined;
+  planOnly?: boolean | undefined;
+  worker?: WorkerShare | undefined;
+  /** `--check`: hash every file of every finished unit before trusting it. */
+  check?: CheckMode | undefined;
+}
+
+/** The extract stage as a step of a run (src/pipeline/stages.ts). */
+export function extractStage(config: Config, outDir: string, filter: SourceFilter, mode: ExtractMode = {}): PipelineStage {
+  return stage<ExtractSummary>({
+    name: 'extract',
+    run: (ctx) => extractFromConfig(config, outDir, filter, ctx, mode),
+    format: formatExtractSummary,
+    complete: (s) => s.complete,
+  });
+}
 
 export async function extractFromConfig(
   config: Config,
   outDir: string,
   filter: SourceFilter,
   ctx: StageContext,
-  mode: { sync?: boolean; planOnly?: boolean; worker?: { index: number; count: number } } = {},
+  mode: ExtractMode = {},
 ): Promise<ExtractSummary> {
-  const source = await createSource(config, { outDir, log: ctx.log });
+  // The source does not read the stage's files: the stage tells it which listing a plan pinned.
+  const pin = mode.sync ? undefined : await plannedListing(outDir);
+  const source = await createSource(config, { outDir, log: ctx.log, pin });
   try {
     if (mode.sync && source.descriptor.kind !== 'cloud') {
       throw new UsageError('SYNC_NEEDS_CLOUD', `--sync reads the cloud bucket's daily inventory; ${source.descriptor.kind} has none`, {
@@ -36,7 +60,7 @@ export async function extractFromConfig(
         })
       : undefined;
     return await runExtract(
-      { ...extractOptionsFromConfig(config, outDir), planOnly: mode.planOnly, worker: mode.worker },
+      { ...extractOptionsFromConfig(config, outDir), planOnly: mode.planOnly, worker: mode.worker, check: mode.check },
       source,
       filter,
       ctx,
@@ -63,7 +87,7 @@ export function formatExtractSummary(s: ExtractSummary): string {
   const t = s.totals;
   const lines = [
     `extract: ${s.source.kind} ${s.source.url}${s.source.snapshotDate ? ` (snapshot ${s.source.snapshotDate})` : ''}`,
-    `  units        ${s.units} (${s.unitsSkipped} already done${s.unitsPending ? `, ${s.unitsPending} not done yet: other workers or a later run` : ''})`,
+    `  units        ${s.units} (${s.unitsSkipped} already done${s.unitsRepaired ? `, ${s.unitsRepaired} redone: their files no longer matched their markers` : ''}${s.unitsPending ? `, ${s.unitsPending} not done yet: other workers or a later run` : ''})`,
     `  articles     ${t.articles} ok, ${t.articlesFailed} failed`,
     `  figures      ${t.figuresOk} ok, ${t.figuresFiltered} filtered, ${t.figuresFailed} failed`,
     `  images       ${t.images} stored (${(t.imageBytes / 1e6).toFixed(1)} MB)`,

@@ -3,17 +3,17 @@
  * reusing it on resume is what makes a killed run come back to the same units, and a rerun produce
  * the same bytes, even if the source's listing changes in between.
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
-import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../manifest/io.js';
-import type { ArticleRef, Source, SourceFilter } from '../../sources/types.js';
+import { readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../storage/files.js';
+import type { ArticleRef, Source, SourceDescriptor, SourceFilter } from '../../sources/types.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { onOutput } from '../../storage/faults.js';
+import { createOutputStream, endStream, writeChunk } from '../../storage/streams.js';
 
 export const Plan = z.object({
   schema: z.literal('biomedica.extract.plan'),
@@ -42,18 +42,19 @@ export class UnitWriter {
   count = 0;
   constructor(readonly id: string, readonly path: string) {
     this.tmp = join(dirname(path), `.${basename(path)}.tmp`);
-    this.stream = createWriteStream(this.tmp);
+    this.stream = createOutputStream(this.tmp);
   }
   async add(ref: ArticleRef): Promise<void> {
     const line = stableStringify(ref) + '\n';
     this.hash.update(line);
     this.count++;
-    if (!this.stream.write(line)) await once(this.stream, 'drain');
+    await onOutput(this.path, () => writeChunk(this.stream, line));
   }
   async finish(): Promise<{ id: string; articles: number; sha256: string }> {
-    this.stream.end();
-    await once(this.stream, 'finish');
-    await rename(this.tmp, this.path);
+    await onOutput(this.path, async () => {
+      await endStream(this.stream);
+      await rename(this.tmp, this.path);
+    });
     return { id: this.id, articles: this.count, sha256: this.hash.digest('hex') };
   }
 }
@@ -141,6 +142,22 @@ export async function ensurePlan(
   await writeJsonAtomic(paths.plan, plan);
   ctx.log.info({ units: units.length, articles, skipped }, 'plan written');
   return plan;
+}
+
+/**
+ * The listing an existing one-shot plan was made from, for the source to list the same inventory
+ * again on resume. Undefined when there is no plan, or a synced one (it pins its own epochs).
+ */
+export async function plannedListing(outDir: string): Promise<SourceDescriptor | undefined> {
+  // A plan that is not JSON pins nothing here; ensurePlan reports it as PLAN_INVALID.
+  const raw = (await readJsonIfExists(extractPaths(outDir).plan).catch((error: unknown) => {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  })) as { source?: Partial<SourceDescriptor>; epochs?: unknown } | undefined;
+  const s = raw?.source;
+  if (!raw || raw.epochs !== undefined || !s || typeof s.url !== 'string' || typeof s.snapshotDate !== 'string') return undefined;
+  if (s.kind !== 'cloud' && s.kind !== 'legacy-local' && s.kind !== 'legacy-ftp' && s.kind !== 'legacy-http') return undefined;
+  return { kind: s.kind, url: s.url, snapshotDate: s.snapshotDate };
 }
 
 export async function* readPlanUnit(outDir: string, unit: string): AsyncGenerator<ArticleRef> {

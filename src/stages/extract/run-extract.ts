@@ -6,17 +6,18 @@
  * next run. manifest.json is written when every unit is done, so its presence tells the next stage
  * the extract is complete.
  */
-import { open, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm, stat } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { InterruptedError, ThresholdError } from '../../errors.js';
 import { DEFAULT_KEEP_RULE } from '../../images/keep.js';
 import {
   EXTRACT_SCHEMA,
+  EXTRACT_STEP,
   EXTRACT_VERSION,
   ExtractManifest,
-  UnitMarker,
+  ExtractUnitResult,
   addStats,
   emptyStats,
   unitStatsOf,
@@ -24,12 +25,15 @@ import {
   extractPaths,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, sha256, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import { sha256, sha256IfExists, stableStringify, writeJsonIfChanged } from '../../storage/files.js';
+import { onOutput } from '../../storage/faults.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { lockDirOf } from '../../pipeline/lock.js';
+import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type Outputs, type Step, type UnitCounts, type WorkUnit } from '../../pipeline/runner.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
-import type { SyncSummary } from '../../sync/planner.js';
-import { extractArticle, type ArticleResult } from './article.js';
+import type { SyncSummary } from './sync-planner.js';
+import { extractArticle, type ArticleJob, type ArticleResult } from './article.js';
 import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
 
 export const ExtractOptions = z.object({
@@ -52,7 +56,13 @@ export const ExtractOptions = z.object({
    * are left to the other workers, which share the out folder (a shared file system). Whoever
    * finds every unit done writes the manifest; a plain rerun also does.
    */
-  worker: z.object({ index: z.number().int().min(0), count: z.number().int().min(1) }).optional(),
+  worker: WorkerShare.optional(),
+  /**
+   * How a finished unit is checked before it is skipped (src/pipeline/runner.ts): 'fast' (default)
+   * compares sizes and hashes files modified since the marker, so a hand-edited unit is redone;
+   * 'full' (`--check`) hashes every file, which also finds silent corruption.
+   */
+  check: z.enum(CHECK_MODES).optional(),
 });
 export type ExtractOptions = z.infer<typeof ExtractOptions>;
 
@@ -62,19 +72,21 @@ export interface ExtractSummary {
   source: Plan['source'];
   units: number;
   unitsSkipped: number;
+  /** Units whose files no longer matched their marker (edited or damaged since), redone by this run. */
+  unitsRepaired: number;
   /** Units not done yet, left to other workers (0 for a whole run). */
   unitsPending: number;
   /** Every unit is done and manifest.json is written. */
   complete: boolean;
   skippedByReason: Record<string, number>;
   totals: UnitStats;
-  /** Incremental runs only (src/sync/planner.ts): what this night changed. */
+  /** Incremental runs only (src/stages/extract/sync-planner.ts): what this night changed. */
   sync?: SyncSummary;
 }
 
 /**
  * Makes the plan in place of the one-shot ensurePlan, and gets two hooks at the end of a run.
- * The incremental sync (src/sync/planner.ts) appends a night's changes to the plan as an epoch,
+ * The incremental sync (src/stages/extract/sync-planner.ts) appends a night's changes to the plan as an epoch,
  * writes tombstones.jsonl before the manifest records its hash, and commits its state after.
  */
 export interface ExtractPlanner {
@@ -97,102 +109,99 @@ export async function runExtract(
   const plan = planner
     ? await planner.plan(ctx)
     : await ensurePlan(options.outDir, source, filter, options.unitSize, ctx, { requireExisting: options.worker !== undefined });
-  const imageLimit = pLimit(options.imageConcurrency);
   const optionsSha256 = sha256(stableStringify(shapingOptions(options)));
   const worker = options.worker;
-  const mine = (i: number) => (worker ? i % worker.count === worker.index : true);
-  const partial = (unitsSkipped: number, unitsPending: number): ExtractSummary => ({
+  const partial = (counts: UnitCounts, totals: UnitStats): ExtractSummary => ({
     outDir: options.outDir,
     manifest: '',
     source: plan.source,
     units: plan.units.length,
-    unitsSkipped,
-    unitsPending,
+    unitsSkipped: counts.skipped,
+    unitsRepaired: counts.repaired,
+    unitsPending: counts.pending,
     complete: false,
     skippedByReason: plan.skipped,
-    totals: emptyStats(),
-  });
-  if (options.planOnly) return partial(0, plan.units.length);
-
-  ctx.progress.start(plan.articles, 'extract');
-  let unitsSkipped = 0;
-  let running = emptyStats();
-  try {
-    for (const [i, unit] of plan.units.entries()) {
-      if (ctx.signal.aborted) break;
-      if (!mine(i)) continue;
-      const marker = await validMarker(options.outDir, unit.id, unit.sha256, optionsSha256);
-      if (marker) {
-        unitsSkipped++;
-        ctx.progress.tick(unit.articles);
-      }
-      const done =
-        marker ??
-        (await runUnit(options.outDir, unit, source, {
-          optionsSha256,
-          articleConcurrency: options.articleConcurrency,
-          job: { images: options.images, keep: options.keep, imageLimit },
-          ctx,
-        }));
-      if (!done) break;
-      running = addStats(running, done.stats);
-      ctx.progress.tick(0, { ok: running.figuresOk, failed: running.failures });
-    }
-  } finally {
-    ctx.progress.stop();
-  }
-  if (ctx.signal.aborted) {
-    throw new InterruptedError('INTERRUPTED', 'stopped before every unit was done', {
-      hint: 'rerun the same command: finished units are kept and the run resumes',
-    });
-  }
-
-  // The manifest covers every unit, whoever did it: read all markers back.
-  const totals = emptyStats();
-  const units: ExtractManifest['units'] = [];
-  let unitsPending = 0;
-  for (const unit of plan.units) {
-    const done = await validMarker(options.outDir, unit.id, unit.sha256, optionsSha256);
-    if (!done) {
-      unitsPending++;
-      continue;
-    }
-    addStats(totals, done.stats);
-    units.push({ id: unit.id, stats: done.stats, files: done.files });
-  }
-  if (unitsPending > 0) {
-    ctx.log.info({ worker, unitsPending }, 'units left for other workers');
-    return { ...partial(unitsSkipped, unitsPending), totals };
-  }
-  // Workers finishing together must not all write the manifest (and, under `run`, all load):
-  // the first to create the lock finalizes. A plain run always may.
-  if (worker && !(await takeFinalizeLock(options.outDir))) {
-    ctx.log.info({ worker }, 'every unit is done; another worker writes the manifest');
-    return { ...partial(unitsSkipped, 0), totals };
-  }
-
-  await planner?.beforeManifest(plan, ctx);
-  const tombstonesSha256 = await sha256File(paths.tombstones).catch(() => '');
-  const manifest: ExtractManifest = {
-    schema: EXTRACT_SCHEMA,
-    version: EXTRACT_VERSION,
-    source: plan.source,
-    optionsSha256,
-    options: shapingOptions(options),
-    units,
     totals,
-    tombstonesSha256,
-  };
-  await writeJsonIfChanged(paths.manifest, manifest);
-  await planner?.afterManifest(plan, ctx);
-  ctx.log.info({ units: units.length, unitsSkipped, ...countsForLog(totals) }, 'extract finished');
+  });
+  if (options.planOnly) return partial({ written: 0, skipped: 0, repaired: 0, failed: 0, pending: plan.units.length }, emptyStats());
+
+  const units: ExtractUnit[] = plan.units.map((u) => ({
+    id: u.id,
+    key: sha256(stableStringify({ plan: u.sha256, options: optionsSha256 })),
+    weight: u.articles,
+    planSha256: u.sha256,
+  }));
+  const step = extractStep(options.outDir, source, {
+    articleConcurrency: options.articleConcurrency,
+    job: { images: options.images, keep: options.keep, imageLimit: pLimit(options.imageConcurrency) },
+  });
+  const running = emptyStats();
+  const report = await runUnits(
+    step,
+    units,
+    {
+      worker,
+      check: options.check,
+      label: 'extract',
+      // The manifest describes the units: it goes before the first one changes, and comes back when all are done.
+      // Forgetting the finalize lets the next worker that sees every unit done write it, even for the same content.
+      beforeChange: async () => {
+        await forgetFinalized(lockDirOf(options.outDir), 'extract');
+        await rm(paths.manifest, { force: true });
+      },
+      onDone: (_unit, result) => void addStats(running, result.stats),
+      counters: () => ({ ok: running.figuresOk, failed: running.failures }),
+    },
+    ctx,
+  );
+
+  // The manifest covers every unit, whoever did it (the runner read every marker back).
+  const totals = emptyStats();
+  const manifestUnits: ExtractManifest['units'] = report.done.map(({ unit, marker }) => {
+    addStats(totals, marker.result.stats);
+    return { id: unit.id, stats: marker.result.stats, files: marker.result.files };
+  });
+  if (!report.complete) {
+    ctx.log.info({ worker, unitsPending: report.counts.pending }, 'units left for other workers');
+    return partial(report.counts, totals);
+  }
+  const finalized = await finalizeOnce(
+    {
+      lockDir: lockDirOf(options.outDir),
+      name: 'extract',
+      key: stableStringify({ units: report.digest, source: plan.source, plan: plan.inputSha256, options: optionsSha256 }),
+      worker,
+      log: ctx.log,
+    },
+    async () => {
+      await planner?.beforeManifest(plan, ctx);
+      const manifest: ExtractManifest = {
+        schema: EXTRACT_SCHEMA,
+        version: EXTRACT_VERSION,
+        source: plan.source,
+        optionsSha256,
+        options: shapingOptions(options),
+        units: manifestUnits,
+        totals,
+        tombstonesSha256: await sha256IfExists(paths.tombstones),
+      };
+      await writeJsonIfChanged(paths.manifest, manifest);
+      await planner?.afterManifest(plan, ctx);
+    },
+  );
+  if (!finalized.ran) {
+    ctx.log.info({ worker, by: { pid: finalized.by.pid, host: finalized.by.host } }, 'every unit is done; another worker writes the manifest');
+    return partial(report.counts, totals);
+  }
+  ctx.log.info({ units: manifestUnits.length, unitsSkipped: report.counts.skipped, unitsRepaired: report.counts.repaired, ...countsForLog(totals) }, 'extract finished');
 
   const summary: ExtractSummary = {
     outDir: options.outDir,
     manifest: paths.manifest,
     source: plan.source,
-    units: units.length,
-    unitsSkipped,
+    units: manifestUnits.length,
+    unitsSkipped: report.counts.skipped,
+    unitsRepaired: report.counts.repaired,
     unitsPending: 0,
     complete: true,
     skippedByReason: plan.skipped,
@@ -214,76 +223,79 @@ function shapingOptions(options: ExtractOptions): Record<string, unknown> {
   return { unitSize: options.unitSize, images: options.images, keep: options.keep };
 }
 
-async function validMarker(outDir: string, unit: string, planSha256: string, optionsSha256: string) {
-  const raw = await readJsonIfExists(extractPaths(outDir).unitMarker(unit));
-  if (raw === undefined) return undefined;
-  const marker = UnitMarker.safeParse(raw);
-  if (!marker.success) return undefined;
-  if (marker.data.planSha256 !== planSha256) return undefined;
-  if (marker.data.optionsSha256 !== optionsSha256) return undefined;
-  return marker.data;
+interface ExtractUnit extends WorkUnit {
+  planSha256: string;
 }
 
-interface UnitRun {
-  optionsSha256: string;
+interface UnitJob {
   articleConcurrency: number;
-  job: Omit<Parameters<typeof extractArticle>[2], 'outDir' | 'unit' | 'signal'>;
-  ctx: StageContext;
+  job: Omit<ArticleJob, 'outDir' | 'unit' | 'signal'>;
 }
 
-async function runUnit(
-  outDir: string,
-  unit: Plan['units'][number],
-  source: Source,
-  run: UnitRun,
-): Promise<UnitMarker | undefined> {
+/** The extract unit as a runner step: its articles → records, images, and the list of every file written. */
+function extractStep(outDir: string, source: Source, run: UnitJob): Step<ExtractUnit, ExtractUnitResult> {
   const paths = extractPaths(outDir);
-  const { ctx } = run;
-  const started = Date.now();
-  // A unit left half-done by a killed run may hold images of articles that now fail: start clean.
-  await rm(paths.unitDir(unit.id), { recursive: true, force: true });
-
-  const limit = pLimit(run.articleConcurrency);
-  const job = { ...run.job, outDir, unit: unit.id, signal: ctx.signal };
-  // Results land in plan order whatever order they finish in; at most `articleConcurrency`
-  // packages are open at once, and the unit size bounds the records held.
-  const pending: Promise<ArticleResult>[] = [];
-  for await (const ref of readPlanUnit(outDir, unit.id)) {
-    pending.push(
-      limit(async () => {
-        if (ctx.signal.aborted) return { article: null, figures: [], failures: [] };
-        const result = await extractArticle(source, ref, job);
-        ctx.progress.tick(1);
-        return result;
-      }),
-    );
-  }
-  const results = await Promise.all(pending);
-  if (ctx.signal.aborted) return undefined;
-
-  const articles: ArticleRecord[] = [];
-  const figures: FigureRecord[] = [];
-  const failures: FailureRecord[] = [];
-  for (const r of results) {
-    if (r.article) articles.push(r.article);
-    figures.push(...r.figures);
-    failures.push(...r.failures);
-  }
-  const stats = unitStatsOf(articles.length, results.length - articles.length, figures, failures);
-
-  const files = await writeUnitRecords(outDir, unit.id, { articles, figures, failures });
-  const marker: UnitMarker = {
-    schema: 'biomedica.extract.unit',
+  return {
+    name: EXTRACT_STEP,
     version: EXTRACT_VERSION,
-    unit: unit.id,
-    planSha256: unit.sha256,
-    optionsSha256: run.optionsSha256,
-    stats,
-    files,
+    result: ExtractUnitResult,
+    markerPath: (unit) => paths.unitMarker(unit.id),
+    outputRoot: (unit) => paths.unitDir(unit.id),
+    async run(unit, io) {
+      const started = Date.now();
+      // A unit left half-done by a killed run may hold images of articles that now fail: start clean.
+      await onOutput(paths.unitDir(unit.id), () => rm(paths.unitDir(unit.id), { recursive: true, force: true }));
+
+      // One article failing the run (a storage fault) stops the others: none writes after the unit is given up.
+      const local = new AbortController();
+      const signal = AbortSignal.any([io.signal, local.signal]);
+      const limit = pLimit(run.articleConcurrency);
+      const job: ArticleJob = { ...run.job, outDir, unit: unit.id, signal };
+      let firstError: unknown;
+      // Results land in plan order whatever order they finish in; at most `articleConcurrency`
+      // packages are open at once, and the unit size bounds the records held.
+      const pending: Promise<ArticleResult | undefined>[] = [];
+      for await (const ref of readPlanUnit(outDir, unit.id)) {
+        pending.push(
+          limit(async () => {
+            if (signal.aborted) return undefined;
+            const result = await extractArticle(source, ref, job);
+            io.tick(1);
+            return result;
+          }).catch((error: unknown) => {
+            firstError ??= error;
+            local.abort(error);
+            return undefined;
+          }),
+        );
+      }
+      const results = await Promise.all(pending);
+      if (firstError !== undefined) throw firstError;
+      if (io.signal.aborted) {
+        throw new InterruptedError('INTERRUPTED', `unit ${unit.id} stopped before all its articles were done`);
+      }
+
+      const articles: ArticleRecord[] = [];
+      const figures: FigureRecord[] = [];
+      const failures: FailureRecord[] = [];
+      for (const r of results as ArticleResult[]) {
+        if (r.article) articles.push(r.article);
+        figures.push(...r.figures);
+        failures.push(...r.failures);
+      }
+      const stats = unitStatsOf(articles.length, results.length - articles.length, figures, failures);
+      const files = await writeUnitRecords(outDir, unit.id, { articles, figures, failures });
+      const outputs: Outputs = {};
+      for (const [name, sha] of Object.entries(files)) {
+        outputs[name] = { bytes: (await stat(paths.unitFile(unit.id, name))).size, sha256: sha };
+      }
+      for (const figure of figures) {
+        for (const image of figure.images) outputs[relative(paths.unitDir(unit.id), join(paths.root, image.file))] = { bytes: image.bytes, sha256: image.sha256 };
+      }
+      io.log.info({ unit: unit.id, ms: Date.now() - started, ...countsForLog(stats) }, 'unit written');
+      return { result: { stats, files }, outputs };
+    },
   };
-  await writeJsonAtomic(paths.unitMarker(unit.id), marker);
-  ctx.log.info({ unit: unit.id, ms: Date.now() - started, ...countsForLog(stats) }, 'unit written');
-  return marker;
 }
 
 function countsForLog(stats: UnitStats) {
@@ -297,19 +309,3 @@ function countsForLog(stats: UnitStats) {
   };
 }
 
-async function takeFinalizeLock(outDir: string): Promise<boolean> {
-  try {
-    await (await open(join(outDir, '.worker-finalize.lock'), 'wx')).close();
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  }
-}
-
-/** A finished rerun must change no byte, so an identical manifest is not rewritten. */
-async function writeJsonIfChanged(path: string, value: unknown): Promise<void> {
-  const text = stableStringify(value, 2) + '\n';
-  const current = await readFile(path, 'utf8').catch(() => undefined);
-  if (current !== text) await writeFileAtomic(path, text);
-}

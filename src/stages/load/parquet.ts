@@ -9,7 +9,8 @@ import { basename, dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { z } from 'zod';
 import { fieldKinds, type FieldKind } from '../../manifest/load-manifest.js';
-import { sha256File } from '../../manifest/io.js';
+import { sha256File } from '../../storage/files.js';
+import { cleanupAfter, outputFault } from '../../storage/faults.js';
 
 const DUCK_TYPE: Record<FieldKind, string> = {
   string: 'VARCHAR',
@@ -43,11 +44,16 @@ export function readJsonSql(files: string[], schema: z.ZodObject): string {
   return `read_json(${list}, format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 268435456)`;
 }
 
+/**
+ * Writes the Parquet file for the staged rows. The file is replaced only when its bytes change
+ * (`beforeChange` runs first then), so a rerun that changes nothing touches nothing.
+ */
 export async function jsonlToParquet(
   conn: DuckDBConnection,
   jsonl: string,
   parquet: string,
   schema: z.ZodObject,
+  beforeChange?: () => Promise<void>,
 ): Promise<{ sha256: string; rows: number }> {
   const tmp = join(dirname(parquet), `.${basename(parquet)}.tmp`);
   await rm(tmp, { force: true });
@@ -57,12 +63,38 @@ export async function jsonlToParquet(
       `COPY (SELECT ${columns} FROM ${readJsonSql([jsonl], schema)}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`,
     );
     const rows = Number(result.rowsChanged);
-    await rename(tmp, parquet);
-    return { sha256: await sha256File(parquet), rows };
+    const sha256 = await sha256File(tmp);
+    const current = await sha256File(parquet).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+    if (current === sha256) {
+      await rm(tmp, { force: true });
+    } else {
+      await beforeChange?.();
+      await rename(tmp, parquet);
+    }
+    return { sha256, rows };
   } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
+    await cleanupAfter(() => rm(tmp, { force: true }));
+    // DuckDB reports a full disk in its own words; the file system's error code is not on it.
+    throw outputFault(error, parquet) ?? duckDbStorageFault(error, parquet) ?? error;
   }
+}
+
+/** DuckDB's I/O errors carry the OS message, not an errno: map the ones that are the disk's. */
+function duckDbStorageFault(error: unknown, path: string): ReturnType<typeof outputFault> {
+  const message = (error as Error)?.message ?? '';
+  const code = /No space left on device/i.test(message)
+    ? 'ENOSPC'
+    : /Read-only file system/i.test(message)
+      ? 'EROFS'
+      : /Disk quota exceeded/i.test(message)
+        ? 'EDQUOT'
+        : /Permission denied/i.test(message)
+          ? 'EACCES'
+          : undefined;
+  return code ? outputFault(Object.assign(new Error(message), { code, path }), path) : undefined;
 }
 
 /** Keys that occur more than once across the staged index files (at most `limit` of them). */

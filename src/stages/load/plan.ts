@@ -11,15 +11,16 @@
  * one extract unit's records at a time (the unit size bounds it) plus counters per shard.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { once } from 'node:events';
+import type { WriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import pLimit from 'p-limit';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
 import { mergePubmed, readPubmedForUnit } from '../../enrich/merge.js';
-import { readJsonl, sha256File } from '../../manifest/io.js';
+import { readJsonl, sha256File } from '../../storage/files.js';
+import { onOutput } from '../../storage/faults.js';
+import { createOutputStream, endStream, writeChunk } from '../../storage/streams.js';
 import {
   KEY_PATTERN,
   LICENSE_GROUPS,
@@ -35,7 +36,7 @@ import {
   type ImageRecord,
   type TombstoneRecord,
 } from '../../manifest/records.js';
-import { TransformLabel, transformPaths } from '../../manifest/transform-records.js';
+import { readTransformLabels, transformPaths, type TransformLabel } from '../../manifest/transform-records.js';
 import { articleRowOf, buildSample, indexRowOf, NO_LABEL, type Layout } from './sample.js';
 import { LeadChooser } from './lead.js';
 import { END_OF_ARCHIVE, sampleBytes } from './tar.js';
@@ -85,6 +86,8 @@ export interface LeftOut {
   figuresFailed: number;
   subArticleFigures: number;
   samplesFailed: number;
+  /** Images a training subset (load --subset) did not select. */
+  notInSubset?: number;
 }
 
 export interface Plan {
@@ -101,6 +104,32 @@ export interface Plan {
   unlabelled: number;
 }
 
+/**
+ * The plan as the file every worker reads (plan.json, written last in the plan folder): staging
+ * files are named relative to that folder, which machines may mount at different paths.
+ */
+export function planToJson(plan: Plan, planDir: string): unknown {
+  const rel = (p: string) => relative(planDir, p);
+  return {
+    ...plan,
+    failuresStaging: rel(plan.failuresStaging),
+    groups: plan.groups.map((g) => ({ ...g, tarStaging: rel(g.tarStaging), indexStaging: rel(g.indexStaging), articlesStaging: rel(g.articlesStaging) })),
+  };
+}
+
+export function planFromJson(raw: unknown, planDir: string): Plan {
+  const plan = raw as Plan;
+  const abs = (p: string) => {
+    if (p.includes('/') || p.includes('\\') || p.startsWith('.')) throw new Error(`plan names staging file "${p}" outside its folder`);
+    return join(planDir, p);
+  };
+  return {
+    ...plan,
+    failuresStaging: abs(plan.failuresStaging),
+    groups: plan.groups.map((g) => ({ ...g, tarStaging: abs(g.tarStaging), indexStaging: abs(g.indexStaging), articlesStaging: abs(g.articlesStaging) })),
+  };
+}
+
 export interface PlanInput {
   outDir: string;
   manifest: ExtractManifest;
@@ -112,6 +141,8 @@ export interface PlanInput {
   /** Tar settings that shape the bytes; part of every shard's input hash. */
   tarTag: string;
   withLabels: boolean;
+  /** A training subset (src/annotations/subset-selector.ts): false leaves the image out. */
+  select?: (key: string, label: Omit<TransformLabel, 'key'> | undefined) => boolean;
   signal: AbortSignal;
   log: Pick<Logger, 'info' | 'warn'>;
 }
@@ -124,15 +155,14 @@ class JsonlWriter {
   /** Bytes written so far: the offset of the next line. */
   bytes = 0;
   constructor(readonly path: string) {
-    this.out = createWriteStream(path, { highWaterMark: 1 << 20 });
+    this.out = createOutputStream(path, { highWaterMark: 1 << 20 });
   }
   async write(line: string): Promise<void> {
     this.bytes += Buffer.byteLength(line) + 1;
-    if (!this.out.write(line + '\n')) await once(this.out, 'drain');
+    await onOutput(this.path, () => writeChunk(this.out, line + '\n'));
   }
   async close(): Promise<void> {
-    this.out.end();
-    await once(this.out, 'finish');
+    await onOutput(this.path, () => endStream(this.out));
   }
   destroy(): void {
     this.out.destroy();
@@ -383,6 +413,10 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
               await fail(unit.id, image.key, 'image', problem.code, problem.message);
               continue;
             }
+            if (input.select && !input.select(image.key, labels?.get(image.key))) {
+              plan.leftOut.notInSubset = (plan.leftOut.notInSubset ?? 0) + 1;
+              continue;
+            }
             seen.add(image.key);
             chosen.push({ figure, image, imageIndex });
           }
@@ -519,27 +553,13 @@ function isTombstoned(tombstones: Tombstones, articleId: string, unit: string): 
 }
 
 async function readLabels(outDir: string, unit: string): Promise<Map<string, Omit<TransformLabel, 'key'>>> {
-  const path = transformPaths(outDir).labels(unit);
   const out = new Map<string, Omit<TransformLabel, 'key'>>();
-  let line = 0;
   try {
-    for await (const raw of readJsonl(path)) {
-      line++;
-      const parsed = TransformLabel.safeParse(raw);
-      if (!parsed.success) {
-        throw new ManifestError('TRANSFORM_INVALID', `label line ${line} of unit ${unit} does not match the label schema`, {
-          path,
-          issues: parsed.error.issues,
-          hint: 'rerun biomedica transform',
-        });
-      }
-      const { key, ...label } = parsed.data;
-      out.set(key, label);
-    }
+    for await (const { key, ...label } of readTransformLabels(outDir, unit)) out.set(key, label);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new ManifestError('MANIFEST_MISSING', `transform labels for unit ${unit} are missing`, {
-        path,
+        path: transformPaths(outDir).labels(unit),
         hint: 'rerun biomedica transform, or remove the transform folder to load without labels',
       });
     }

@@ -19,7 +19,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
-import { readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import { readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
 import {
   ArticleRow,
   IndexRow,
@@ -27,13 +27,17 @@ import {
   LOAD_SCHEMA,
   LOAD_VERSION,
   LoadManifest,
+  DATASET_MANIFEST_HINTS,
   loadPaths,
   type SampleJson,
   type LicenseGroup,
   type ShardStats,
 } from '../../manifest/load-manifest.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { readManifest } from '../../manifest/read.js';
+import { writeMarker } from '../../pipeline/runner.js';
 import { renderCard } from './card.js';
+import { shardStep } from './shard-step.js';
 import { sqlIdent, sqlString, withDuckDb } from './parquet.js';
 import { LeadChooser } from './lead.js';
 import type { DatasetSummary } from './summary.js';
@@ -70,7 +74,7 @@ const ARTICLE_ONLY = Object.keys(ArticleRow.shape).filter((c) => !INDEX_COLUMNS.
 export async function runQuery(options: QueryOptions, ctx: Pick<StageContext, 'log' | 'progress' | 'signal'>): Promise<QueryResult> {
   const root = resolve(options.datasetDir);
   const paths = loadPaths(root);
-  const manifest = await readManifest(paths.manifest);
+  const { value: manifest } = await readManifest(paths.manifest, LoadManifest, DATASET_MANIFEST_HINTS);
   if (!options.output && !options.subsetDir) {
     throw new UsageError('QUERY_NO_OUTPUT', 'nothing to write', { hint: 'pass --output FILE (keys) and/or --subset DIR (a new dataset)' });
   }
@@ -152,17 +156,6 @@ export async function runQuery(options: QueryOptions, ctx: Pick<StageContext, 'l
   });
 }
 
-async function readManifest(path: string): Promise<LoadManifest> {
-  const raw: unknown = await readFile(path, 'utf8').then(JSON.parse, () => undefined);
-  if (raw === undefined) throw new ManifestError('MANIFEST_MISSING', `no dataset manifest at ${path}`, { path, hint: 'run biomedica load first' });
-  const head = raw as { schema?: unknown; version?: unknown };
-  if (head.schema !== LOAD_SCHEMA || head.version !== LOAD_VERSION) {
-    throw new ManifestError('MANIFEST_VERSION', `expected ${LOAD_SCHEMA} v${LOAD_VERSION}`, { path, hint: 'rerun biomedica load with this version' });
-  }
-  const parsed = LoadManifest.safeParse(raw);
-  if (!parsed.success) throw new ManifestError('MANIFEST_INVALID', `${path} does not match its schema`, { path, hint: 'rerun biomedica load' });
-  return parsed.data;
-}
 
 interface Hit {
   key: string;
@@ -280,11 +273,8 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
         const n = shards.length;
         const written = await writeRawShard(paths.shard(group, n), shardHits, reader);
         const stats: ShardStats = {
-          schema: 'biomedica.load.shard',
-          version: LOAD_VERSION,
           group,
           shard: paths.shardRel(group, n),
-          inputSha256: written.inputSha256,
           sha256: written.sha256,
           bytes: written.bytes,
           samples: shardHits.length,
@@ -294,7 +284,7 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
           lastKey: shardHits.at(-1)!.key,
           byPanelType: countBy(shardHits.map((h) => h.panelType)),
         };
-        await writeJsonAtomic(paths.shardStats(group, n), stats);
+        await writeMarker(shardStep(subset), { id: stats.shard, key: written.inputSha256 }, { result: stats, outputs: { [stats.shard]: { bytes: stats.bytes, sha256: stats.sha256 } } });
         for (const [i, h] of shardHits.entries()) {
           const line = { key: h.key, shard: stats.shard, offset: written.offsets[i]! };
           if (!mapping.write(JSON.stringify(line) + '\n')) await once(mapping, 'drain');

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ArticleRow, IndexRow, SampleJson } from '../../manifest/load-manifest.js';
-import { stableStringify } from '../../manifest/io.js';
+import { stableStringify } from '../../storage/files.js';
 import type { ArticleRecord, FigureRecord, ImageRecord } from '../../manifest/records.js';
 import type { TransformLabel } from '../../manifest/transform-records.js';
 

@@ -85,7 +85,7 @@ export function formatLoadSummary(s: LoadSummary): string {
   lines.push(
     `Left out: ${n(l.tombstonedArticles)} retracted/removed articles, ${n(l.figuresFiltered)} filtered figures` +
       ` (${counts(s.filteredByReason)}), ${n(l.figuresFailed)} failed figures, ${n(l.subArticleFigures)} sub-article figures,` +
-      ` ${n(l.samplesFailed)} images load could not use.`,
+      ` ${n(l.samplesFailed)} images load could not use${l.notInSubset ? `, ${n(l.notInSubset)} images not in the subset` : ''}.`,
   );
   lines.push(`Failures in extract: ${counts(s.failures.extract)}.`);
   lines.push(`Failures in load: ${counts(s.failures.load)}${Object.keys(s.failures.load).length ? ` (see ${s.datasetDir}/failures.jsonl)` : ''}.`);

@@ -6,12 +6,13 @@
  * still index it.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 import tar from 'tar-stream';
 import { InterruptedError } from '../../errors.js';
+import { cleanupAfter, outputFault } from '../../storage/faults.js';
+import { createOutputStream, endStream, writeChunk } from '../../storage/streams.js';
 
 export const BLOCK = 512;
 /** tar-stream ends an archive with two zero blocks and no record padding. */
@@ -56,21 +57,20 @@ export async function writeShard(
 ): Promise<ShardWriteResult> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp`);
   const pack = tar.pack();
-  const out = createWriteStream(tmp, { highWaterMark: 1 << 20 });
-  // Write errors reach the writer loop through once(out, 'drain'|'finish'); this keeps them off process.
-  out.on('error', () => {});
+  const out = createOutputStream(tmp, { highWaterMark: 1 << 20 });
   const hash = createHash('sha256');
   let bytes = 0;
+  // The pack's bytes go to the file with backpressure; a write error (disk full) rejects here,
+  // never leaves this loop waiting for a 'drain' that a failed stream does not emit.
   const drain = (async () => {
     for await (const chunk of pack as AsyncIterable<Buffer>) {
       hash.update(chunk);
       bytes += chunk.length;
-      if (!out.write(chunk)) await once(out, 'drain');
+      await writeChunk(out, chunk);
     }
-    out.end();
-    await once(out, 'close');
+    await endStream(out);
   })();
-  // If the consumer fails (disk full), stop feeding the pack and surface that error.
+  // If the consumer fails, stop feeding the pack and surface that error.
   let drainError: unknown;
   drain.catch((error) => {
     drainError = error;
@@ -95,6 +95,7 @@ export async function writeShard(
     }
     pack.finalize();
     await drain;
+    await closed(out);
     const handle = await open(tmp, 'r+');
     try {
       await handle.sync();
@@ -107,14 +108,19 @@ export async function writeShard(
     // Stop the pack first and let the writer loop end, then close the file: never write after destroy.
     pack.destroy();
     await drain.catch(() => {});
-    // The file may still be opening: wait until it is closed, or rm would race the open.
     if (!out.closed) {
-      // Not once(): it rejects when a write in flight reports the destroy as an error.
-      const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+      const done = closed(out);
       out.destroy();
-      await closed;
+      await done;
     }
-    await rm(tmp, { force: true });
-    throw error;
+    // On a read-only or failing disk this fails too: the cause to report is the first error.
+    await cleanupAfter(() => rm(tmp, { force: true }));
+    throw outputFault(drainError ?? error, tmp) ?? error;
   }
+}
+
+/** Resolves once the file is closed (it may still be opening: rm before that would race the open). */
+function closed(stream: WriteStream): Promise<void> {
+  if (stream.closed) return Promise.resolve();
+  return new Promise<void>((resolve) => stream.once('close', () => resolve()));
 }

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import tar from 'tar-stream';
 import { ManifestError } from '../../errors.js';
-import { readJsonIfExists, sha256File } from '../../manifest/io.js';
+import { sha256File } from '../../storage/files.js';
 import {
   KEY_PATTERN,
   LICENSE_GROUPS,
@@ -25,10 +25,13 @@ import {
   SHARD_NAME,
   SampleJson,
   ShardStats,
+  DATASET_MANIFEST_HINTS,
   loadPaths,
   type LicenseGroup,
 } from '../../manifest/load-manifest.js';
+import { readManifest } from '../../manifest/read.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { UnitMarkerSchema } from '../../pipeline/runner.js';
 import { sqlString, withDuckDb } from './parquet.js';
 import { END_OF_ARCHIVE, SAMPLE_EXTS, memberBytes } from './tar.js';
 
@@ -88,7 +91,7 @@ export async function runVerify(
     if (report.defects.length < maxDefects) report.defects.push(d);
   };
 
-  const manifest = await readLoadManifest(paths.manifest);
+  const { value: manifest } = await readManifest(paths.manifest, LoadManifest, DATASET_MANIFEST_HINTS);
   if ((await stat(paths.card).catch(() => null)) === null) {
     defect({ file: 'README.md', offset: null, key: '', code: 'CARD_MISSING', message: 'the dataset card is missing' });
   }
@@ -169,32 +172,6 @@ export async function runVerify(
   return report;
 }
 
-async function readLoadManifest(path: string): Promise<LoadManifest> {
-  let raw: unknown;
-  try {
-    raw = await readJsonIfExists(path);
-  } catch (cause) {
-    throw new ManifestError('MANIFEST_INVALID', `${path} is not JSON`, { path, cause, hint: 'rerun biomedica load' });
-  }
-  if (raw === undefined) {
-    throw new ManifestError('MANIFEST_MISSING', `no dataset manifest at ${path}`, {
-      path,
-      hint: 'point verify at a dataset folder made by biomedica load (an unfinished load has no manifest: rerun it)',
-    });
-  }
-  const head = raw as { schema?: unknown; version?: unknown };
-  if (head.schema !== LOAD_SCHEMA || head.version !== LOAD_VERSION) {
-    throw new ManifestError('MANIFEST_VERSION', `expected ${LOAD_SCHEMA} v${LOAD_VERSION}, got ${String(head.schema)} v${String(head.version)}`, {
-      path,
-      hint: 'rerun biomedica load with this version of biomedica',
-    });
-  }
-  const parsed = LoadManifest.safeParse(raw);
-  if (!parsed.success) {
-    throw new ManifestError('MANIFEST_INVALID', `${path} does not match the dataset manifest schema`, { path, issues: parsed.error.issues, hint: 'rerun biomedica load' });
-  }
-  return parsed.data;
-}
 
 /** A group folder holds exactly the manifest's shards, numbered from 000000 without gaps. */
 async function checkFolder(root: string, group: LicenseGroup, expected: string[], defect: (d: Defect) => void): Promise<void> {
@@ -443,7 +420,8 @@ async function checkShardStats(
     defect({ file: rel, offset: null, key: '', code: 'STATS_MISSING', message: `no readable stats for ${shard.shard}` });
     return;
   }
-  const stats = ShardStats.safeParse(raw);
+  const marker = UnitMarkerSchema.safeParse(raw);
+  const stats = ShardStats.safeParse(marker.success ? marker.data.result : undefined);
   if (!stats.success) {
     defect({ file: rel, offset: null, key: '', code: 'STATS_MISMATCH', message: 'stats file does not match its schema' });
     return;

@@ -3,24 +3,24 @@
  * Each night with a new inventory appends an epoch to the plan: the units of the versions that are
  * new or changed, the tombstones of what they replace or of what vanished or was retracted, and a
  * new state file. A rerun on the same inventory resumes that epoch; a finished one changes nothing.
- * Design and file layout: README.md in this folder.
+ * Design and file layout: src/sync/README.md.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { ManifestError } from '../errors.js';
-import { extractPaths, unitId } from '../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
-import type { TombstoneRecord } from '../manifest/records.js';
-import type { StageContext } from '../pipeline/context.js';
-import type { CloudSource } from '../sources/cloud/index.js';
-import { carriedOutcome } from '../sources/cloud/select.js';
-import type { SourceFilter } from '../sources/types.js';
-import { Plan, UnitWriter, readPlanUnit } from '../stages/extract/plan.js';
-import type { ExtractPlanner } from '../stages/extract/run-extract.js';
-import { diffGroups } from './diff.js';
-import { commitSyncState, readStateRows, readSyncState, statePaths, StateWriter, type KeyedStateRow, type SyncState } from './state.js';
+import { ManifestError } from '../../errors.js';
+import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
+import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
+import type { TombstoneRecord } from '../../manifest/records.js';
+import type { StageContext } from '../../pipeline/context.js';
+import type { CloudSource } from '../../sources/cloud/index.js';
+import { carriedOutcome } from '../../sources/cloud/select.js';
+import type { SourceFilter } from '../../sources/types.js';
+import { diffGroups } from '../../sync/diff.js';
+import { commitSyncState, readStateRows, readSyncState, statePaths, StateWriter, type KeyedStateRow, type SyncState } from '../../sync/state.js';
+import { Plan, UnitWriter, readPlanUnit } from './plan.js';
+import type { ExtractPlanner } from './run-extract.js';
 
 export const PlanEpoch = z.object({
   id: z.number().int(),

@@ -1,0 +1,122 @@
+/**
+ * Hints that repair (issue 7, defects 5 and 6) on the extract side, in process on the bundled
+ * sample mirror (12 articles, units of 4):
+ *
+ * - a unit edited by hand after extract makes load fail with MANIFEST_MISMATCH and the hint "rerun
+ *   biomedica extract": following it redoes that unit (its files no longer match its marker) and
+ *   the load then succeeds, with the bytes of an untouched extract. Before, extract skipped the
+ *   unit by its marker alone and the hint did nothing.
+ * - a second round of workers after a config change rewrites the manifest. Before, the first
+ *   round's finalize lock was never removed, nobody finalized, and load failed MANIFEST_MISMATCH.
+ */
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { resolveConfig } from '../src/config/schema.js';
+import { ManifestError } from '../src/errors.js';
+import { extractPaths } from '../src/manifest/extract-manifest.js';
+import { testContext } from '../src/pipeline/context.js';
+import { createSource } from '../src/sources/index.js';
+import type { Source } from '../src/sources/types.js';
+import { extractOptionsFromConfig } from '../src/stages/extract/from-config.js';
+import { runExtract, type ExtractOptions } from '../src/stages/extract/run-extract.js';
+import { LoadOptions, runLoad } from '../src/stages/load/run-load.js';
+import { repoRoot, treeHashes } from './helpers/cli.js';
+
+const FILTER = { limit: 12 };
+let work: string;
+let source: Source;
+let reference: Map<string, string>;
+const options = (outDir: string, extra: Partial<ExtractOptions> = {}, quality = 90): ExtractOptions => ({
+  ...extractOptionsFromConfig(resolveConfig({ env: {}, overrides: { images: { quality } } as never }), outDir),
+  unitSize: 4,
+  ...extra,
+});
+const extract = (outDir: string, extra: Partial<ExtractOptions> = {}, quality?: number) => runExtract(options(outDir, extra, quality), source, FILTER, testContext());
+
+before(async () => {
+  work = await mkdtemp(join(tmpdir(), 'extract-repair-'));
+  source = await createSource(join(repoRoot, 'sample'));
+  const ref = join(work, 'reference');
+  const s = await extract(ref);
+  assert.equal(s.units, 3);
+  reference = await treeHashes(join(ref, 'extract'));
+});
+after(async () => {
+  await source.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('extract repairs what its hints promise', () => {
+  test('a hand-edited unit: load refuses with "rerun biomedica extract"; that rerun redoes the unit and load succeeds', async () => {
+    const out = join(work, 'edited');
+    await extract(out);
+    const figures = extractPaths(out).unitFile('u000001', 'figures.jsonl');
+    await appendFile(figures, '{"hand":"edit"}\n');
+    await assert.rejects(runLoad(LoadOptions.parse({ outDir: out }), testContext()), (e: unknown) => {
+      assert.ok(e instanceof ManifestError);
+      assert.equal(e.code, 'MANIFEST_MISMATCH');
+      assert.match(e.hint ?? '', /rerun biomedica extract/);
+      return true;
+    });
+    const rerun = await extract(out);
+    assert.equal(rerun.unitsRepaired, 1);
+    assert.equal(rerun.unitsSkipped, 2);
+    assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
+    const loaded = await runLoad(LoadOptions.parse({ outDir: out }), testContext());
+    assert.equal(loaded.complete, true);
+  });
+
+  test('a flipped byte in a stored image (same size) is found by a plain rerun; one with its old mtime by --check', async () => {
+    const out = join(work, 'flipped');
+    await extract(out);
+    const images = extractPaths(out).imagesDir('u000002');
+    const { readdir } = await import('node:fs/promises');
+    const [first, second] = (await readdir(images)).sort();
+    const flip = async (name: string, keepMtime: boolean) => {
+      const path = join(images, name);
+      const before = await stat(path);
+      const bytes = await readFile(path);
+      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x55;
+      await writeFile(path, bytes);
+      if (keepMtime) await utimes(path, before.atime, before.mtime);
+    };
+    await flip(first!, false);
+    assert.equal((await extract(out)).unitsRepaired, 1);
+    assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
+
+    await flip(second!, true);
+    assert.equal((await extract(out)).unitsRepaired, 0, 'the cheap check trusts a file not modified since its marker');
+    assert.equal((await extract(out, { check: 'full' })).unitsRepaired, 1);
+    assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
+  });
+
+  test('a second round of workers after a config change rewrites the manifest (the finalize lock is per content)', async () => {
+    const out = join(work, 'rounds');
+    await extract(out, { planOnly: true });
+    const round = async (quality: number) => {
+      const summaries = [];
+      for (const index of [0, 1]) summaries.push(await extract(out, { worker: { index, count: 2 } }, quality));
+      return summaries;
+    };
+    const first = await round(90);
+    assert.deepEqual(first.map((s) => s.complete), [false, true]);
+    const manifestOf = async () => JSON.parse(await readFile(extractPaths(out).manifest, 'utf8'));
+    const m1 = await manifestOf();
+
+    const second = await round(60);
+    assert.deepEqual(second.map((s) => s.complete), [false, true], 'the last worker of the second round finalizes');
+    const m2 = await manifestOf();
+    assert.notEqual(m2.optionsSha256, m1.optionsSha256);
+    assert.equal((m2.options as { images: { quality: number } }).images.quality, 60);
+    const loaded = await runLoad(LoadOptions.parse({ outDir: out }), testContext());
+    assert.equal(loaded.complete, true);
+
+    // A third round on the same content changes nothing and finalizes nothing again.
+    const third = await round(60);
+    assert.deepEqual(third.map((s) => [s.complete, s.unitsSkipped]), [[false, 2], [false, 1]]);
+    assert.deepEqual(await manifestOf(), m2);
+  });
+});
