@@ -66,7 +66,7 @@ export function formatExtractSummary(s: ExtractSummary): string {
     `  units        ${s.units} (${s.unitsSkipped} already done${s.unitsPending ? `, ${s.unitsPending} not done yet: other workers or a later run` : ''})`,
     `  articles     ${t.articles} ok, ${t.articlesFailed} failed`,
     `  figures      ${t.figuresOk} ok, ${t.figuresFiltered} filtered, ${t.figuresFailed} failed`,
-    `  images       ${t.images} stored (${(t.imageBytes / 1e6).toFixed(1)} MB)`,
+    `  images       ${t.images} stored (${(t.imageBytes / 1e6).toFixed(1)} MB; ${t.imagesPassedThrough} as published, ${t.images - t.imagesPassedThrough} re-encoded)`,
   ];
   const skipped = Object.entries(s.skippedByReason);
   if (skipped.length > 0) lines.push(`  not listed   ${skipped.map(([k, v]) => `${k}=${v}`).join(' ')}`);
