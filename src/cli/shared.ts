@@ -39,6 +39,7 @@ export interface ExtractFlags extends CommonFlags {
   concurrency?: string;
   connections?: string;
   rps?: string;
+  maxRps?: string;
   sync?: boolean;
   planOnly?: boolean;
   worker?: string;
@@ -57,7 +58,8 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--unit-size <n>', 'articles per unit of work and resume')
     .option('--concurrency <n>', 'articles processed at once')
     .option('--connections <n>', 'connections per host')
-    .option('--rps <n>', 'requests per second cap')
+    .option('--rps <n>', 'requests per second cap (cloud: the rate each host starts at)')
+    .option('--max-rps <n>', 'cloud: ceiling the request rate per host climbs to while the bucket answers (default 400)')
     .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
     .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
@@ -82,7 +84,7 @@ export function configFromExtractFlags(flags: ExtractFlags): Config {
       includeRetracted: flags.includeRetracted,
     },
     extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency') },
-    network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps') },
+    network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps'), maxRequestsPerSecond: int(flags.maxRps, '--max-rps') },
   };
   return resolveConfig({ configFile: flags.config, overrides });
 }

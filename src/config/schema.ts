@@ -26,6 +26,8 @@ export const Config = z.object({
   network: z.object({
     connections: z.number().int().min(1).max(256),
     requestsPerSecond: z.number().min(0),
+    /** Cloud bucket: the rate per host rises from requestsPerSecond to this while answers come back, and drops on 503 SlowDown or 429. */
+    maxRequestsPerSecond: z.number().min(0),
     retries: z.number().int().min(0).max(50),
     retryBaseMs: z.number().int().min(0),
     retryMaxMs: z.number().int().min(0),

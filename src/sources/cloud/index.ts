@@ -36,7 +36,7 @@ import {
   type InventorySnapshot,
 } from './inventory.js';
 import { imageMedia, md5Hex, objectUrl, parseVersionMetadata, splitVersionKey, type BucketObject, type VersionMetadata } from './metadata.js';
-import { createRateLimiter } from '../../transport/rate.js';
+import { createAdaptiveRateLimiter, type RateStats } from '../../transport/rate.js';
 import { listAll } from './s3.js';
 import { resolveGroupStream, type GroupOutcome, type MetadataResult, type SelectFilter } from './select.js';
 
@@ -99,7 +99,8 @@ class PmcCloudSource implements CloudSource {
       options.client ??
       createHttpClient({
         concurrency: config.network.connections,
-        rateLimiter: createRateLimiter(config.network.requestsPerSecond),
+        // S3 takes thousands of GETs per second and says SlowDown past that: find the rate.
+        rateLimiter: createAdaptiveRateLimiter({ initial: config.network.requestsPerSecond, ceiling: config.network.maxRequestsPerSecond }),
         retries: config.network.retries,
         retryBaseMs: config.network.retryBaseMs,
         retryMaxMs: config.network.retryMaxMs,
@@ -355,6 +356,10 @@ class PmcCloudSource implements CloudSource {
       },
       async close() {},
     };
+  }
+
+  requestRate(): RateStats {
+    return this.client.limiter.stats();
   }
 
   async close(): Promise<void> {

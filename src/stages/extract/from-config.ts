@@ -75,6 +75,10 @@ export function formatExtractSummary(s: ExtractSummary): string {
     lines.push(`  failures     ${t.failures}:`);
     for (const [code, n] of failures) lines.push(`    ${String(n).padStart(6)}  ${code}`);
   }
+  if (s.requests) {
+    const r = s.requests;
+    lines.push(`  requests     ${Math.round(r.perSecond)}/s allowed at the end (ceiling ${Math.round(r.ceiling)}/s per host), ${r.throttled} throttled`);
+  }
   if (s.sync) {
     const y = s.sync;
     const tomb = Object.entries(y.tombstones).map(([k, v]) => `${k}=${v}`).join(' ') || 'none';

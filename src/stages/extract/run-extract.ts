@@ -28,6 +28,7 @@ import { readJsonIfExists, sha256, sha256File, stableStringify, writeFileAtomic,
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
+import type { RateStats } from '../../transport/rate.js';
 import type { SyncSummary } from '../../sync/planner.js';
 import { extractArticle, type ArticleResult } from './article.js';
 import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
@@ -70,6 +71,8 @@ export interface ExtractSummary {
   totals: UnitStats;
   /** Incremental runs only (src/sync/planner.ts): what this night changed. */
   sync?: SyncSummary;
+  /** The source's request rate at the end (adaptive for the cloud bucket) and the throttles it met. */
+  requests?: RateStats;
 }
 
 /**
@@ -101,6 +104,11 @@ export async function runExtract(
   const optionsSha256 = sha256(stableStringify(shapingOptions(options)));
   const worker = options.worker;
   const mine = (i: number) => (worker ? i % worker.count === worker.index : true);
+  const rate = source.requestRate?.bind(source);
+  const requests = (): { requests?: RateStats } => {
+    const stats = rate?.();
+    return stats && Number.isFinite(stats.perSecond) ? { requests: stats } : {};
+  };
   const partial = (unitsSkipped: number, unitsPending: number): ExtractSummary => ({
     outDir: options.outDir,
     manifest: '',
@@ -111,6 +119,7 @@ export async function runExtract(
     complete: false,
     skippedByReason: plan.skipped,
     totals: emptyStats(),
+    ...requests(),
   });
   if (options.planOnly) return partial(0, plan.units.length);
 
@@ -136,7 +145,8 @@ export async function runExtract(
         }));
       if (!done) break;
       running = addStats(running, done.stats);
-      ctx.progress.tick(0, { ok: running.figuresOk, failed: running.failures });
+      const stats = requests().requests;
+      ctx.progress.tick(0, { ok: running.figuresOk, failed: running.failures, ...(stats ? { 'req/s': Math.round(stats.perSecond) } : {}) });
     }
   } finally {
     ctx.progress.stop();
@@ -198,6 +208,7 @@ export async function runExtract(
     skippedByReason: plan.skipped,
     totals,
     ...(planner ? { sync: planner.summary() } : {}),
+    ...requests(),
   };
   const attempted = totals.articles + totals.articlesFailed;
   if (attempted > 0 && totals.articlesFailed / attempted > options.maxFailureRate) {
