@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { machineDefaults } from './cores.js';
 
 const LicenseGroups = z.array(z.enum(['commercial', 'noncommercial', 'other'])).min(1);
 const IsoDay = z.union([z.literal(''), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')]);
@@ -125,6 +126,21 @@ function merge(base: Plain, over: Plain | undefined): Plain {
   return out;
 }
 
+/**
+ * The one place "auto" becomes a number: concurrency settings default to what the cores allow
+ * (src/config/cores.ts). Numeric strings from the environment become numbers here too.
+ */
+function resolveAuto(merged: Plain): Plain {
+  const extract = { ...(merged['extract'] as Plain | undefined) };
+  const auto = { articleConcurrency: () => machineDefaults().articles, imageConcurrency: () => machineDefaults().images };
+  for (const [key, value] of Object.entries(auto)) {
+    const given = extract[key];
+    if (given === 'auto') extract[key] = value();
+    else if (typeof given === 'string' && /^\d+$/.test(given.trim())) extract[key] = Number(given);
+  }
+  return { ...merged, extract };
+}
+
 export function resolveConfig(opts: {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -135,7 +151,7 @@ export function resolveConfig(opts: {
   if (opts.configFile) merged = merge(merged, readConfigFile(opts.configFile));
   merged = merge(merged, fromEnv(defaults, opts.env ?? process.env));
   merged = merge(merged, opts.overrides as Plain | undefined);
-  const parsed = Config.safeParse(merged);
+  const parsed = Config.safeParse(resolveAuto(merged));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.');

@@ -1,6 +1,7 @@
 /** Wires a validated Config to the extract stage: builds the source, runs, and always closes it. */
 import type { Config } from '../../config/schema.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { machineDefaults } from '../../config/cores.js';
 import { UsageError } from '../../errors.js';
 import { createSource } from '../../sources/index.js';
 import type { CloudSource } from '../../sources/cloud/index.js';
@@ -15,6 +16,11 @@ export async function extractFromConfig(
   ctx: StageContext,
   mode: { sync?: boolean; planOnly?: boolean; worker?: { index: number; count: number } } = {},
 ): Promise<ExtractSummary> {
+  const machine = machineDefaults();
+  ctx.log.info(
+    { cores: machine.cores, coresFrom: machine.from, articleConcurrency: config.extract.articleConcurrency, imageConcurrency: config.extract.imageConcurrency },
+    'concurrency',
+  );
   const source = await createSource(config, { outDir, log: ctx.log });
   try {
     if (mode.sync && source.descriptor.kind !== 'cloud') {

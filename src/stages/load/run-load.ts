@@ -24,6 +24,7 @@ import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
+import { machineDefaults } from '../../config/cores.js';
 import { EXTRACT_SCHEMA, EXTRACT_VERSION, ExtractManifest, extractPaths } from '../../manifest/extract-manifest.js';
 import { readJsonIfExists, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
 import {
@@ -79,7 +80,7 @@ export const LoadOptions = z.object({
    * Shards written at once. Image reads, hashing and writes of one shard leave the CPU idle part of
    * the time; a second one fills it (2 cores: 1 → 2 is +15% shard MB/s, scripts/bench/load.ts).
    */
-  shardConcurrency: z.coerce.number().int().min(1).max(64).default(2),
+  shardConcurrency: z.coerce.number().int().min(1).max(64).default(() => machineDefaults().shards),
   worker: z
     .object({ index: z.number().int().min(0), count: z.number().int().min(1) })
     .refine((w) => w.index < w.count, 'worker index must be below the worker count')
