@@ -8,11 +8,10 @@
  * picks one version per article. Open: the XML, then only the images the extract asks for, each
  * checked against the md5 in its URL. PDFs and supplements are never requested.
  *
- * Metadata JSONs of listed versions are cached under `<out>/cache/cloud/metadata/`, keyed by
- * version and validated against the inventory ETag, so open() does not fetch them again and a
- * resumed or nightly run reuses them.
+ * Metadata JSONs of listed versions are cached in packs under `<out>/cache/cloud/metadata-packs/`
+ * (metadata-cache.ts), keyed by version and validated against the inventory ETag, so open() does
+ * not fetch them again and a resumed or nightly run reuses them.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
@@ -37,6 +36,7 @@ import {
 } from './inventory.js';
 import { imageMedia, md5Hex, objectUrl, parseVersionMetadata, splitVersionKey, type BucketObject, type VersionMetadata } from './metadata.js';
 import { createAdaptiveRateLimiter, type RateStats } from '../../transport/rate.js';
+import { migrateLegacyMetadataCache, openMetadataCache, type MetadataCache } from './metadata-cache.js';
 import { listAll } from './s3.js';
 import { resolveGroupStream, type GroupOutcome, type MetadataResult, type SelectFilter } from './select.js';
 
@@ -86,6 +86,7 @@ class PmcCloudSource implements CloudSource {
   private readonly log: Logger;
   private readonly outDir: string;
   private readonly metadataLimit;
+  private readonly metadataCache: MetadataCache;
   private snapshot: InventorySnapshot | undefined;
   private snapshotError: unknown;
   private pinnedFolder: string | undefined;
@@ -110,6 +111,7 @@ class PmcCloudSource implements CloudSource {
         onRetry: (info) => this.log.debug({ url: info.url, attempt: info.attempt, delayMs: info.delayMs, code: info.error.code }, 'retrying request'),
       });
     this.metadataLimit = pLimit(config.cloud.metadataConcurrency);
+    this.metadataCache = openMetadataCache(join(this.outDir, 'cache', 'cloud'));
   }
 
   get descriptor(): SourceDescriptor {
@@ -126,6 +128,7 @@ class PmcCloudSource implements CloudSource {
    * the descriptor, which the plan hashes, carries its date.
    */
   async init(): Promise<void> {
+    await migrateLegacyMetadataCache(this.cacheDir, this.metadataCache, this.log);
     const plan = (await readJsonIfExists(extractPaths(this.outDir).plan).catch(() => undefined)) as
       | { source?: { kind?: string; url?: string; snapshotDate?: string }; epochs?: unknown }
       | undefined;
@@ -258,13 +261,8 @@ class PmcCloudSource implements CloudSource {
     }
   }
 
-  private metadataCachePath(key: string): string {
-    const parts = splitVersionKey(key)!;
-    return join(this.cacheDir, 'metadata', String(parts.pmcNum % 1000).padStart(3, '0'), `${key}.json`);
-  }
-
   private async readCachedMetadata(key: string, revision: string): Promise<Buffer | undefined> {
-    const bytes = await readFile(this.metadataCachePath(key)).catch(() => undefined);
+    const bytes = await this.metadataCache.get(key);
     if (!bytes) return undefined;
     // A cached copy counts only while it is the object the listing names (an ETag of a
     // single-part object is its md5); multipart-style ETags cannot be checked and are trusted.
@@ -273,11 +271,7 @@ class PmcCloudSource implements CloudSource {
   }
 
   private async writeCachedMetadata(key: string, bytes: Buffer): Promise<void> {
-    const path = this.metadataCachePath(key);
-    await mkdir(join(path, '..'), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
+    await this.metadataCache.put(key, bytes);
   }
 
   private async fetchMetadataBytes(key: string, signal?: AbortSignal): Promise<Buffer> {
