@@ -67,8 +67,8 @@ function jpegFrameMarkers(jpeg: Buffer): number[] {
 
 /**
  * Checks every promise of the stored format that does not depend on the input. A passed-through
- * file may keep an sRGB profile; a re-encoded one has none. Both decode without a warning, as
- * verify demands.
+ * file may keep an sRGB profile; a re-encoded one has none. A passed-through file must also
+ * decode without a warning, as verify demands (for the corpus, conformsByLibvips decodes it).
  */
 async function assertStoredFormat(bytes: Buffer, what: string, passThrough = false): Promise<Metadata> {
   const m = await sharp(bytes).metadata();
@@ -84,7 +84,6 @@ async function assertStoredFormat(bytes: Buffer, what: string, passThrough = fal
   else assert.equal(m.icc, undefined, `${what}: no ICC`);
   assert.equal(m.xmp, undefined, `${what}: no XMP`);
   assert.equal(m.iptc, undefined, `${what}: no IPTC`);
-  await sharp(bytes, { failOn: 'warning' }).raw().toBuffer();
   return m;
 }
 
@@ -408,6 +407,7 @@ describe('the pass-through path', () => {
       assert.deepEqual([out.width, out.height, out.originalWidth, out.originalHeight, out.originalBytes], [120, 80, 120, 80, input.length], name);
       assert.equal(out.sha256, createHash('sha256').update(input).digest('hex'), name);
       await assertStoredFormat(out.bytes, name, true);
+      await sharp(out.bytes, { failOn: 'warning' }).raw().toBuffer();
     }
   });
 

@@ -5,7 +5,7 @@
  * a stable code, never a crash and never a silently grey image.
  *
  * Most figures in PMC already are such a JPEG (about two thirds of the real corpus JPEGs). Those
- * are stored as they are, byte for byte: decoding and re-encoding them costs four to five times
+ * are stored as they are, byte for byte: decoding and re-encoding them costs several times
  * a check and only loses quality. A JPEG passes through when its header (read in JavaScript, no
  * libvips call) shows baseline 8-bit YCbCr/RGB, 3 components, no EXIF, XMP, IPTC or other
  * application data, no ICC profile or an sRGB one, a complete file (ends with EOI), and sizes
