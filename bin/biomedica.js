@@ -6,6 +6,11 @@ if (major < 20 || (major === 20 && minor < 18)) {
   process.stderr.write(`biomedica needs Node.js 20.18 or newer (this is ${process.versions.node})\n`);
   process.exit(2);
 }
+// libuv's pool (4 threads by default) runs sharp's decodes and the file system calls: sized for
+// one decode per core plus room for I/O, so image concurrency can scale past 4. Set before
+// anything queues work on it, since the pool is sized once.
+const { availableParallelism } = await import('node:os');
+process.env.UV_THREADPOOL_SIZE ??= String(Math.min(1024, Math.max(4, availableParallelism()) + 4));
 const { existsSync } = await import('node:fs');
 const built = new URL('../dist/cli/main.js', import.meta.url);
 if (existsSync(built)) {

@@ -102,12 +102,18 @@ describe('cloud source: faults and the rate cap', () => {
     assert.equal(count('PMC7159299.1/gr3.jpg'), 2);
   });
 
-  test('the request-rate cap holds, counted by the server per second', async () => {
+  test('the request-rate ceiling holds, counted by the server per second, and the summary shows the rate', async () => {
     server.clear();
     const cap = 10;
-    const config = cloudTestConfig(server.url, { network: { requestsPerSecond: cap, connections: 8 }, extract: { articleConcurrency: 4 }, cloud: { metadataConcurrency: 8 } });
+    const config = cloudTestConfig(server.url, {
+      network: { requestsPerSecond: 6, maxRequestsPerSecond: cap, connections: 8 },
+      extract: { articleConcurrency: 4 },
+      cloud: { metadataConcurrency: 8 },
+    });
     const started = performance.now();
-    await extract(config, join(work, 'out-rate'));
+    const summary = await extract(config, join(work, 'out-rate'));
+    assert.equal(summary.requests?.ceiling, cap);
+    assert.ok(summary.requests.perSecond >= 6 && summary.requests.perSecond <= cap, `rate ${summary.requests.perSecond}`);
     const seconds = (performance.now() - started) / 1000;
     const perSecond = server.perSecond();
     const total = server.requests.length;

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { readJsonl } from '../src/storage/files.js';
 import type { FailureRecord, FigureRecord } from '../src/manifest/records.js';
 import { runCli, treeHashes } from './helpers/cli.js';
-import { buildHostilePackages } from './helpers/hostile.js';
+import { BOMB_LIMITS, buildHostilePackages } from './helpers/hostile.js';
 import { buildLegacyMirror, corpusPackages, startFtpServer, startHttpServer } from './helpers/servers.js';
 
 let work: string;
@@ -112,9 +112,8 @@ describe('extract from real servers', () => {
     await buildLegacyMirror(mirror, [...corpusPackages, ...packages]);
     const out = join(work, 'out-hostile');
     const config = join(work, 'hostile.json');
-    // Most of this mirror is meant to fail; a 64 MB inflate cap makes the gzip bomb trip the
-    // package-wide limit rather than the per-entry one.
-    await writeFile(config, JSON.stringify({ extract: { maxFailureRate: 1 }, package: { maxTotalBytes: 64 << 20 } }));
+    // Most of this mirror is meant to fail; the bombs are sized for these limits.
+    await writeFile(config, JSON.stringify({ extract: { maxFailureRate: 1 }, package: BOMB_LIMITS }));
     const r = await runCli(['extract', '--source', join(mirror, 'pub', 'pmc'), '--out', out, '--config', config, '--no-progress', '--json']);
     assert.equal(r.code, 0, r.stderr);
 
@@ -131,6 +130,13 @@ describe('extract from real servers', () => {
     const figures = await records<FigureRecord>(out, 'figures.jsonl');
     const status = (key: string) => figures.find((f) => f.key === key);
     assert.equal(status('PMC9000001_f001')?.status, 'ok', 'the article with escaping entries keeps its real image');
+    // Gzip bombs beside real figures: the figures read before the 2 GiB entry survive.
+    assert.deepEqual(
+      byItem('PMC9000002').map((f) => `${f.item} ${f.code}`).sort(),
+      ['PMC9000002 ENTRY_TOO_LARGE', 'PMC9000002 PACKAGE_LIMIT', 'PMC9000002_f003 IMAGE_NOT_IN_PACKAGE'],
+    );
+    assert.equal(status('PMC9000002_f001')?.status, 'ok');
+    assert.equal(status('PMC9000002_f002')?.status, 'ok');
     const mixed = Object.fromEntries(byItem('PMC9000006').map((f) => [f.item, f.code]));
     assert.equal(mixed['PMC9000006_f001'], 'IMAGE_TOO_LARGE');
     assert.equal(mixed['PMC9000006_f002'], 'IMAGE_EMPTY');

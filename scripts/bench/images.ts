@@ -3,6 +3,8 @@
 // are timed. An output equal to its input byte for byte counts as passed through.
 // Usage: npx tsx scripts/bench/images.ts [--repeat N] [--runs 5] [--concurrency 2] [--threads 1] [--dir DIR] [--warmup N]
 // --warmup: images in the untimed first pass (default all of them).
+// --baseline: also time, interleaved run by run, every image re-encoded (passThrough: false, the
+// path every image took before conforming JPEGs were stored as they are) and report the speed-up.
 // --concurrency is how many images are in flight (the extract stage's imageConcurrency);
 // --threads is libvips threads per image (configureSharp). MB/s counts input bytes.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     dir: { type: 'string' },
     warmup: { type: 'string' },
+    baseline: { type: 'boolean', default: false },
   },
 });
 const repeat = Number(values.repeat);
@@ -37,7 +40,8 @@ function walk(dir: string): string[] {
 const inputs = walk(root).sort().map((p) => readFileSync(p));
 const inputBytes = inputs.reduce((sum, b) => sum + b.length, 0);
 
-async function oneRun(batch: Buffer[]): Promise<{ seconds: number; cpuSeconds: number; outputBytes: number; passedThrough: number }> {
+async function oneRun(batch: Buffer[], passThrough = true): Promise<{ seconds: number; cpuSeconds: number; outputBytes: number; passedThrough: number }> {
+  const options = { ...DEFAULT_IMAGE_OPTIONS, passThrough };
   const queue = Array.from({ length: repeat }, () => batch).flat();
   let next = 0;
   let outputBytes = 0;
@@ -49,7 +53,7 @@ async function oneRun(batch: Buffer[]): Promise<{ seconds: number; cpuSeconds: n
       while (next < queue.length) {
         const input = queue[next++];
         if (input === undefined) break;
-        const stored = await normalizeImage(input, DEFAULT_IMAGE_OPTIONS);
+        const stored = await normalizeImage(input, options);
         outputBytes += stored.bytes.length;
         if (stored.bytes.equals(input)) passedThrough++;
       }
@@ -61,7 +65,11 @@ async function oneRun(batch: Buffer[]): Promise<{ seconds: number; cpuSeconds: n
 
 await oneRun(inputs.slice(0, values.warmup === undefined ? inputs.length : Number(values.warmup))); // warm-up: loads codecs, faults in the libraries
 const results = [];
-for (let i = 0; i < runs; i++) results.push(await oneRun(inputs));
+const baseline = [];
+for (let i = 0; i < runs; i++) {
+  if (values.baseline) baseline.push(await oneRun(inputs, false));
+  results.push(await oneRun(inputs));
+}
 const images = inputs.length * repeat;
 const seconds = median(results.map((r) => r.seconds));
 console.log(
@@ -79,5 +87,11 @@ console.log(
     medianCpuSeconds: +median(results.map((r) => r.cpuSeconds)).toFixed(3),
     imagesPerSecond: +(images / seconds).toFixed(1),
     inputMBPerSecond: +((inputBytes * repeat) / 1e6 / seconds).toFixed(1),
+    ...(values.baseline
+      ? {
+          reencodeAllImagesPerSecond: +(images / median(baseline.map((r) => r.seconds))).toFixed(1),
+          speedup: +(median(baseline.map((r) => r.seconds)) / seconds).toFixed(2),
+        }
+      : {}),
   }),
 );

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { machineDefaults } from '../config/cores.js';
 import { resolveConfig, type Config, type ConfigOverrides } from '../config/schema.js';
 import { resolveTaxonomyPath } from '../annotations/taxonomy.js';
 import { UsageError } from '../errors.js';
@@ -47,14 +48,17 @@ export interface ExtractFlags extends CommonFlags {
   includeRetracted?: boolean;
   unitSize?: string;
   concurrency?: string;
+  imageConcurrency?: string;
   connections?: string;
   rps?: string;
+  maxRps?: string;
   sync?: boolean;
   planOnly?: boolean;
   worker?: string;
 }
 
 export function addExtractFlags(cmd: Command): Command {
+  const machine = machineDefaults();
   return cmd
     .option('--source <url>', "'cloud' (default), a legacy mirror directory, or ftp:// / http(s):// legacy mirror root")
     .option('--out <dir>', 'output folder', 'out')
@@ -65,9 +69,11 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--updated-to <YYYY-MM-DD>', 'only articles last updated on or before this day')
     .option('--include-retracted', 'keep articles the source marks as retracted')
     .option('--unit-size <n>', 'articles per unit of work and resume')
-    .option('--concurrency <n>', 'articles processed at once')
+    .option('--concurrency <n>', `articles processed at once (default: 2 per core, 4 to 64: ${machine.articles} here)`)
+    .option('--image-concurrency <n>', `images decoded at once (default: one per core: ${machine.images} here, cores from ${machine.from})`)
     .option('--connections <n>', 'connections per host')
-    .option('--rps <n>', 'requests per second cap')
+    .option('--rps <n>', 'requests per second cap (cloud: the rate each host starts at)')
+    .option('--max-rps <n>', 'cloud: ceiling the request rate per host climbs to while the bucket answers (default 400)')
     .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
     .option('--check', CHECK_HELP)
     .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
@@ -93,8 +99,8 @@ export function configFromExtractFlags(flags: ExtractFlags, extra: ConfigOverrid
       updatedTo: flags.updatedTo,
       includeRetracted: flags.includeRetracted,
     },
-    extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency') },
-    network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps') },
+    extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency'), imageConcurrency: int(flags.imageConcurrency, '--image-concurrency') },
+    network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps'), maxRequestsPerSecond: int(flags.maxRps, '--max-rps') },
     ...extra,
   };
   return resolveConfig({ configFile: flags.config, overrides });
@@ -159,7 +165,7 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--dataset <dir>', 'dataset folder (default <out>/dataset)')
     .option('--shard-max-bytes <n>', 'cut shards before this size (default 1e9)')
     .option('--shard-max-samples <n>', 'cut shards at this many samples (default 10000)')
-    .option('--shard-concurrency <n>', 'shards written at once (default 2)')
+    .option('--shard-concurrency <n>', `shards written at once (default: one per core, 2 to 16: ${machineDefaults().shards} here)`)
     .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
     .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)')

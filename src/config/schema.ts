@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { machineDefaults } from './cores.js';
 
 const LicenseGroups = z.array(z.enum(['commercial', 'noncommercial', 'other'])).min(1);
 const IsoDay = z.union([z.literal(''), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')]);
@@ -26,6 +27,8 @@ export const Config = z.object({
   network: z.object({
     connections: z.number().int().min(1).max(256),
     requestsPerSecond: z.number().min(0),
+    /** Cloud bucket: the rate per host rises from requestsPerSecond to this while answers come back, and drops on 503 SlowDown or 429. */
+    maxRequestsPerSecond: z.number().min(0),
     retries: z.number().int().min(0).max(50),
     retryBaseMs: z.number().int().min(0),
     retryMaxMs: z.number().int().min(0),
@@ -144,6 +147,21 @@ function merge(base: Plain, over: Plain | undefined): Plain {
   return out;
 }
 
+/**
+ * The one place "auto" becomes a number: concurrency settings default to what the cores allow
+ * (src/config/cores.ts). Numeric strings from the environment become numbers here too.
+ */
+function resolveAuto(merged: Plain): Plain {
+  const extract = { ...(merged['extract'] as Plain | undefined) };
+  const auto = { articleConcurrency: () => machineDefaults().articles, imageConcurrency: () => machineDefaults().images };
+  for (const [key, value] of Object.entries(auto)) {
+    const given = extract[key];
+    if (given === 'auto') extract[key] = value();
+    else if (typeof given === 'string' && /^\d+$/.test(given.trim())) extract[key] = Number(given);
+  }
+  return { ...merged, extract };
+}
+
 export function resolveConfig(opts: {
   configFile?: string;
   env?: NodeJS.ProcessEnv;
@@ -154,7 +172,7 @@ export function resolveConfig(opts: {
   if (opts.configFile) merged = merge(merged, readConfigFile(opts.configFile));
   merged = merge(merged, fromEnv(defaults, opts.env ?? process.env));
   merged = merge(merged, opts.overrides as Plain | undefined);
-  const parsed = Config.safeParse(merged);
+  const parsed = Config.safeParse(resolveAuto(merged));
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.');

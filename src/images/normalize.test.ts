@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createDeflate, crc32 } from 'node:zlib';
 import sharp, { type Color, type Metadata, type Sharp } from 'sharp';
 import { ItemError } from '../errors.js';
+import { isSrgbProfile } from './jpeg.js';
 import { DEFAULT_IMAGE_OPTIONS, normalizeImage, sniffFormat } from './normalize.js';
 import type { ImageOptions } from './types.js';
 
@@ -64,19 +65,43 @@ function jpegFrameMarkers(jpeg: Buffer): number[] {
   return markers;
 }
 
-/** Checks every promise of the stored format that does not depend on the input. */
-async function assertStoredFormat(bytes: Buffer, what: string): Promise<Metadata> {
+/**
+ * Checks every promise of the stored format that does not depend on the input. A passed-through
+ * file may keep an sRGB profile; a re-encoded one has none. A passed-through file must also
+ * decode without a warning, as verify demands (for the corpus, conformsByLibvips decodes it).
+ */
+async function assertStoredFormat(bytes: Buffer, what: string, passThrough = false): Promise<Metadata> {
   const m = await sharp(bytes).metadata();
   assert.equal(m.format, 'jpeg', what);
   assert.equal(m.space, 'srgb', what);
   assert.equal(m.channels, 3, what);
   assert.equal(m.hasAlpha, false, what);
   assert.equal(m.isProgressive, false, what);
+  assert.equal(m.depth, 'uchar', what);
   assert.deepEqual(jpegFrameMarkers(bytes), [0xc0], `${what}: baseline SOF0`);
   assert.equal(m.exif, undefined, `${what}: no EXIF`);
-  assert.equal(m.icc, undefined, `${what}: no ICC`);
+  if (passThrough && m.icc) assert.ok(isSrgbProfile(m.icc), `${what}: an sRGB profile`);
+  else assert.equal(m.icc, undefined, `${what}: no ICC`);
   assert.equal(m.xmp, undefined, `${what}: no XMP`);
+  assert.equal(m.iptc, undefined, `${what}: no IPTC`);
   return m;
+}
+
+/**
+ * The pass-through rule restated from libvips' own reading of the file, as an oracle for the
+ * JavaScript header reader that normalizeImage uses.
+ */
+async function conformsByLibvips(input: Buffer): Promise<boolean> {
+  const m = await sharp(input).metadata();
+  if (m.format !== 'jpeg' || m.isProgressive || m.channels !== 3 || m.space !== 'srgb' || m.depth !== 'uchar') return false;
+  if (m.exif || m.xmp || m.iptc || (m.icc && !isSrgbProfile(m.icc))) return false;
+  if (Math.max(m.width, m.height) > DEFAULT_IMAGE_OPTIONS.maxSide) return false;
+  try {
+    await sharp(input, { failOn: 'warning' }).raw().toBuffer();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function rejects(input: Buffer, code: string, options: ImageOptions = DEFAULT_IMAGE_OPTIONS): Promise<void> {
@@ -177,13 +202,20 @@ describe('normalizeImage on the real corpus', () => {
     }
   });
 
-  test('every real jpg, png, gif and tif becomes a bounded baseline sRGB JPEG', async () => {
+  test('every real jpg, png, gif and tif becomes a bounded baseline sRGB JPEG; conforming JPEGs byte for byte', async () => {
+    const passed: string[] = [];
+    const jpegs = corpusImages.filter((p) => /\.jpe?g$/i.test(p));
     for (const path of corpusImages) {
       const what = relative(imagesDir, path);
       const input = readFileSync(path);
       const before = await sharp(input).metadata();
       const out = await normalizeImage(input, DEFAULT_IMAGE_OPTIONS);
-      const m = await assertStoredFormat(out.bytes, what);
+      assert.equal(out.passThrough, await conformsByLibvips(input), `${what}: pass-through agrees with libvips' reading`);
+      if (out.passThrough) {
+        passed.push(what);
+        assert.ok(out.bytes.equals(input), `${what}: stored byte for byte`);
+      }
+      const m = await assertStoredFormat(out.bytes, what, out.passThrough);
       assert.equal(m.width, out.width, what);
       assert.equal(m.height, out.height, what);
       assert.equal(out.originalFormat, before.format, what);
@@ -200,6 +232,10 @@ describe('normalizeImage on the real corpus', () => {
         assert.ok(Math.abs(ratio - 1) < 0.01, `${what}: aspect kept`);
       }
     }
+    // 68 of the 101 real JPEGs: the others are progressive, greyscale, larger than 2048 px, carry EXIF or
+    // decode with a warning.
+    assert.ok(passed.length >= jpegs.length / 2, `${passed.length} of ${jpegs.length} JPEGs passed through`);
+    assert.ok(passed.every((p) => /\.jpe?g$/i.test(p)));
   });
 
   test('a real translucent TIFF (eLife) is flattened on white', async () => {
@@ -353,6 +389,67 @@ describe('normalizeImage on generated images', () => {
     const low = await normalizeImage(input, { ...DEFAULT_IMAGE_OPTIONS, quality: 40 });
     const high = await normalizeImage(input, { ...DEFAULT_IMAGE_OPTIONS, quality: 95 });
     assert.ok(low.bytes.length < high.bytes.length * 0.7, `${low.bytes.length} vs ${high.bytes.length}`);
+  });
+});
+
+describe('the pass-through path', () => {
+  const conforming = () => solid(120, 80, RED).jpeg({ quality: 75 }).toBuffer();
+
+  test('a conforming JPEG is stored byte for byte, with or without an sRGB profile', async () => {
+    for (const [name, input] of [
+      ['plain', await conforming()],
+      ['sRGB profile', await solid(120, 80, BLUE).jpeg({ quality: 75 }).withIccProfile('srgb').toBuffer()],
+      ['4:4:4, quality 100', await solid(120, 80, BLUE).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer()],
+    ] as const) {
+      const out = await normalizeImage(input, DEFAULT_IMAGE_OPTIONS);
+      assert.equal(out.passThrough, true, name);
+      assert.ok(out.bytes.equals(input), name);
+      assert.deepEqual([out.width, out.height, out.originalWidth, out.originalHeight, out.originalBytes], [120, 80, 120, 80, input.length], name);
+      assert.equal(out.sha256, createHash('sha256').update(input).digest('hex'), name);
+      await assertStoredFormat(out.bytes, name, true);
+      await sharp(out.bytes, { failOn: 'warning' }).raw().toBuffer();
+    }
+  });
+
+  test('passThrough: false re-encodes even a conforming JPEG', async () => {
+    const input = await conforming();
+    const out = await normalizeImage(input, { ...DEFAULT_IMAGE_OPTIONS, passThrough: false });
+    assert.equal(out.passThrough, false);
+    assert.ok(!out.bytes.equals(input));
+    await assertStoredFormat(out.bytes, 'forced');
+  });
+
+  test('progressive, CMYK, grey, EXIF (rotated or not), wide-gamut, oversize and 16-bit inputs are normalised', async () => {
+    const exifOnly = await solid(60, 40, RED).jpeg().withMetadata({ exif: { IFD0: { Copyright: 'someone' } } }).toBuffer();
+    const rotated = await solid(60, 40, RED).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const cases: [string, Buffer, [number, number]][] = [
+      ['progressive', await solid(60, 40, RED).jpeg({ progressive: true }).toBuffer(), [60, 40]],
+      ['cmyk', await solid(60, 40, RED).toColourspace('cmyk').jpeg().toBuffer(), [60, 40]],
+      ['grey', await solid(60, 40, RED).toColourspace('b-w').jpeg().toBuffer(), [60, 40]],
+      ['exif without orientation', exifOnly, [60, 40]],
+      ['exif rotated', rotated, [40, 60]],
+      ['display-p3 profile', await solid(60, 40, RED).jpeg().withIccProfile('p3').toBuffer(), [60, 40]],
+      ['oversize', await solid(3000, 1000, RED).jpeg().toBuffer(), [2048, 683]],
+      ['16-bit png', await solid(60, 40, RED).toColourspace('rgb16').png().toBuffer(), [60, 40]],
+    ];
+    for (const [name, input, size] of cases) {
+      const out = await normalizeImage(input, DEFAULT_IMAGE_OPTIONS);
+      assert.equal(out.passThrough, false, name);
+      assert.deepEqual([out.width, out.height], size, name);
+      await assertStoredFormat(out.bytes, name);
+    }
+  });
+
+  test('a JPEG whose scan is cut short is not stored as it is, even with its end marker in place', async () => {
+    const whole = real('encoda/elife-30274-v1/fig2-figsupp1.jpg');
+    assert.equal((await normalizeImage(whole, DEFAULT_IMAGE_OPTIONS)).passThrough, true, 'the uncut file passes through');
+    const cut = Buffer.concat([whole.subarray(0, whole.length >> 1), Buffer.from([0xff, 0xd9])]);
+    // The header reader sees a complete file; only the decode check can tell.
+    await normalizeImage(cut, DEFAULT_IMAGE_OPTIONS).then(
+      (out) => assert.equal(out.passThrough, false),
+      (error: unknown) => assert.ok(error instanceof ItemError && error.code === 'IMAGE_CORRUPT', String(error)),
+    );
+    await rejects(whole.subarray(0, whole.length >> 1), 'IMAGE_CORRUPT');
   });
 });
 

@@ -3,10 +3,23 @@
  * with transparency, animated GIF, WebP), the extract stage stores a baseline sRGB JPEG with no
  * alpha and no metadata, its longest side bounded. Hostile or broken inputs become ItemErrors with
  * a stable code, never a crash and never a silently grey image.
+ *
+ * Most figures in PMC already are such a JPEG (about two thirds of the real corpus JPEGs). Those
+ * are stored as they are, byte for byte: decoding and re-encoding them costs several times
+ * a check and only loses quality. A JPEG passes through when its header (read in JavaScript, no
+ * libvips call) shows baseline 8-bit YCbCr/RGB, 3 components, no EXIF, XMP, IPTC or other
+ * application data, no ICC profile or an sRGB one, a complete file (ends with EOI), and sizes
+ * within maxSide and maxPixels; and a shrink-on-load decode (libjpeg's 1/8 DCT scaling: every
+ * coefficient is entropy-decoded, few are transformed) finishes without even a warning, which is
+ * what `verify` asks of stored images. Greyscale JPEGs are normalised: the dataset promises three
+ * channels, and readers that keep the file's channel count (torchvision's decode_jpeg, tf.io's
+ * decode_jpeg with channels=0) would otherwise hand a training loop mixed shapes. Such a file keeps
+ * the publisher's quality and chroma subsampling, and an sRGB profile or a comment if it had one.
  */
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
 import { ItemError } from '../errors.js';
+import { isSrgbProfile, readJpegHeader, type JpegHeader } from './jpeg.js';
 import type { ImageOptions, NormalizedImage } from './types.js';
 
 /**
@@ -107,14 +120,12 @@ export interface InspectedImage {
   /** As displayed: a 90° EXIF rotation swaps them. */
   width: number;
   height: number;
+  /** The JPEG's own header, read without libvips (jpeg only). */
+  jpeg?: JpegHeader | undefined;
 }
 
-/**
- * The checks every decode of untrusted bytes starts with, before any pixel is allocated: size,
- * format allowlist (by the bytes, not sharp's guess), a readable header, the pixel bomb guard.
- * Shared by extract (normalizeImage) and the embedding recipes.
- */
-export async function inspectImage(input: Buffer, limits: Pick<ImageOptions, 'maxInputBytes' | 'maxPixels'>): Promise<InspectedImage> {
+/** Size limit and format allowlist (by the bytes, not sharp's guess): the checks before any parsing. */
+function sniffChecked(input: Buffer, limits: Pick<ImageOptions, 'maxInputBytes'>): DecodedFormat {
   if (!configured) configureSharp();
   if (input.length === 0) fail('IMAGE_EMPTY', 'image file is empty', { hint: 'the package holds a zero-byte file' });
   if (input.length > limits.maxInputBytes) {
@@ -129,32 +140,31 @@ export async function inspectImage(input: Buffer, limits: Pick<ImageOptions, 'ma
       magic: input.subarray(0, 8).toString('hex'),
     });
   }
+  return sniffed;
+}
 
-  // Header only: cheap, allocates no pixels, and lets the bomb check run before any decode.
-  let metadata: Metadata;
-  try {
-    metadata = await sharp(input, { limitInputPixels: false }).metadata();
-  } catch (error) {
-    fail('IMAGE_CORRUPT', `unreadable ${sniffed} header (corrupt or truncated file)`, { format: sniffed, decoder: messageOf(error) });
-  }
-  if (metadata.format !== sniffed) {
-    fail('IMAGE_CORRUPT', `file starts like ${sniffed} but decodes as ${metadata.format}`, { format: sniffed });
-  }
-  const width = metadata.autoOrient?.width ?? metadata.width;
-  const height = metadata.autoOrient?.height ?? metadata.height;
-  if (!(width > 0 && height > 0)) {
-    fail('IMAGE_CORRUPT', `image has no pixels (${width}×${height})`, { format: sniffed });
-  }
+/**
+ * The checks every decode of untrusted bytes starts with, before any pixel is allocated: size,
+ * format allowlist, a readable header, the pixel bomb guard. Shared by extract (normalizeImage)
+ * and the embedding recipes.
+ */
+export async function inspectImage(input: Buffer, limits: Pick<ImageOptions, 'maxInputBytes' | 'maxPixels'>): Promise<InspectedImage> {
+  const sniffed = sniffChecked(input, limits);
+  const jpeg = sniffed === 'jpeg' ? readJpegHeader(input) : undefined;
+  return sizeChecked(input, sniffed, jpeg, limits);
+}
+
+async function sizeChecked(input: Buffer, sniffed: DecodedFormat, jpeg: JpegHeader | undefined, limits: Pick<ImageOptions, 'maxPixels'>): Promise<InspectedImage> {
+  const { width, height } = await displayedSize(input, sniffed, jpeg);
   // For multi-page input the header's height is the first page's: the only page decoded.
-  const pixels = width * height;
-  if (pixels > limits.maxPixels) {
+  if (width * height > limits.maxPixels) {
     fail('IMAGE_TOO_LARGE', `image is ${width}×${height}, over the ${limits.maxPixels}-pixel limit`, {
       width,
       height,
       hint: 'raise images.maxPixels to accept it',
     });
   }
-  return { format: sniffed, width, height };
+  return { format: sniffed, width, height, jpeg };
 }
 
 /** How an inspected image is decoded: first page only, as displayed, strict about damage. */
@@ -172,14 +182,29 @@ export function decodeOptions(options: Pick<ImageOptions, 'maxPixels' | 'failOn'
 }
 
 /** Turns an error from decoding an inspected image into the ItemError it stands for. */
-export function decodeFailure(error: unknown, image: InspectedImage): never {
+export function decodeFailure(error: unknown, image: Pick<InspectedImage, 'format' | 'width' | 'height'>): never {
   if (isPixelLimit(error)) fail('IMAGE_TOO_LARGE', `${image.width}×${image.height} is over the decoder's pixel limit`, { width: image.width, height: image.height, decoder: messageOf(error) });
   fail('IMAGE_CORRUPT', `cannot decode ${image.format} (corrupt or truncated data)`, { format: image.format, decoder: messageOf(error) });
 }
 
 export async function normalizeImage(input: Buffer, options: ImageOptions): Promise<NormalizedImage> {
-  const inspected = await inspectImage(input, options);
-  const { format: sniffed, width: originalWidth, height: originalHeight } = inspected;
+  const sniffed = sniffChecked(input, options);
+  const jpeg = sniffed === 'jpeg' ? readJpegHeader(input) : undefined;
+  if (jpeg !== undefined && options.passThrough !== false && conformsAsIs(jpeg, options) && (await decodesCleanly(input, jpeg, options))) {
+    return {
+      bytes: input,
+      width: jpeg.width,
+      height: jpeg.height,
+      originalFormat: 'jpeg',
+      originalWidth: jpeg.width,
+      originalHeight: jpeg.height,
+      originalBytes: input.length,
+      sha256: createHash('sha256').update(input).digest('hex'),
+      passThrough: true,
+    };
+  }
+  const inspected = await sizeChecked(input, sniffed, jpeg, options);
+  const { width: originalWidth, height: originalHeight } = inspected;
 
   let output: { data: Buffer; info: OutputInfo };
   try {
@@ -205,5 +230,66 @@ export async function normalizeImage(input: Buffer, options: ImageOptions): Prom
     originalHeight,
     originalBytes: input.length,
     sha256: createHash('sha256').update(output.data).digest('hex'),
+    passThrough: false,
   };
+}
+
+/** What the header promises; the pixels are checked by decodesCleanly. */
+function conformsAsIs(h: JpegHeader, options: ImageOptions): boolean {
+  return (
+    h.sof === 0xc0 &&
+    h.precision === 8 &&
+    h.components === 3 &&
+    !h.app1 &&
+    !h.app13 &&
+    !h.otherApp &&
+    (h.icc === undefined || isSrgbProfile(h.icc)) &&
+    h.endsWithEoi &&
+    h.width > 0 &&
+    h.height > 0 &&
+    Math.max(h.width, h.height) <= options.maxSide &&
+    h.width * h.height <= options.maxPixels
+  );
+}
+
+/**
+ * A decode at 1/8 scale with failOn 'warning': a cut or damaged scan, a bad Huffman code, even
+ * extraneous bytes, send the file to the normalising path, which re-encodes what can be decoded
+ * (or reports it corrupt) instead of storing it as it is.
+ */
+async function decodesCleanly(input: Buffer, h: JpegHeader, options: ImageOptions): Promise<boolean> {
+  try {
+    await sharp(input, { failOn: 'warning', limitInputPixels: options.maxPixels, sequentialRead: true })
+      .resize({ width: Math.max(1, Math.floor(h.width / 8)) })
+      .raw()
+      .toBuffer();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The size as displayed (a 90° EXIF rotation swaps the sides, like the stored image), read before
+ * any decode so the pixel limit runs first. A JPEG without APP1 has no orientation to apply and
+ * its frame header already says it: no libvips call (each costs a thread-pool round trip).
+ */
+async function displayedSize(input: Buffer, sniffed: DecodedFormat, jpeg: JpegHeader | undefined): Promise<{ width: number; height: number }> {
+  if (jpeg !== undefined && !jpeg.app1 && jpeg.width > 0 && jpeg.height > 0) return { width: jpeg.width, height: jpeg.height };
+  // Header only: cheap, allocates no pixels, and lets the bomb check run before any decode.
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    fail('IMAGE_CORRUPT', `unreadable ${sniffed} header (corrupt or truncated file)`, { format: sniffed, decoder: messageOf(error) });
+  }
+  if (metadata.format !== sniffed) {
+    fail('IMAGE_CORRUPT', `file starts like ${sniffed} but decodes as ${metadata.format}`, { format: sniffed });
+  }
+  const width = metadata.autoOrient?.width ?? metadata.width;
+  const height = metadata.autoOrient?.height ?? metadata.height;
+  if (!(width > 0 && height > 0)) {
+    fail('IMAGE_CORRUPT', `image has no pixels (${width}×${height})`, { format: sniffed });
+  }
+  return { width, height };
 }

@@ -12,13 +12,17 @@ export interface ImageOptions {
    * with IMAGE_CORRUPT instead of turning into grey pixels; libjpeg's benign warnings pass.
    */
   failOn?: 'truncated' | 'error' | 'warning';
-  /** JPEG chroma subsampling; default '4:2:0'. */
+  /** JPEG chroma subsampling of re-encoded images; default '4:2:0'. */
   chromaSubsampling?: '4:2:0' | '4:4:4';
+  /** Store a JPEG that already meets the stored format as it is (default true); false re-encodes every image. */
+  passThrough?: boolean;
 }
 
 export interface NormalizedImage {
-  /** The stored bytes (baseline JPEG, sRGB, no alpha, no metadata). */
+  /** The stored bytes (baseline JPEG, sRGB, 3 channels, no EXIF/XMP/IPTC): the input itself when passThrough. */
   bytes: Buffer;
+  /** True when `bytes` is the input, byte for byte; false when it was decoded and re-encoded. */
+  passThrough: boolean;
   width: number;
   height: number;
   /** What the input was: 'jpeg', 'png', 'gif', 'tiff', 'webp', ... */

@@ -23,9 +23,9 @@ export const EXTRACT_SCHEMA = 'biomedica.extract';
 /**
  * Bumped whenever a record's shape changes, so that load refuses an older extract with a clear
  * MANIFEST_VERSION error and extract redoes its units, instead of failing record by record.
- * v2: ArticleRecord.references.
+ * v2: ArticleRecord.references. v3: ImageRecord.passThrough, UnitStats.imagesPassedThrough.
  */
-export const EXTRACT_VERSION = 2;
+export const EXTRACT_VERSION = 3;
 
 export const UnitStats = z.object({
   articles: z.number().int(),
@@ -35,6 +35,8 @@ export const UnitStats = z.object({
   figuresFiltered: z.number().int(),
   figuresFailed: z.number().int(),
   images: z.number().int(),
+  /** Of `images`, those stored as the package had them (ImageRecord.passThrough). */
+  imagesPassedThrough: z.number().int(),
   imageBytes: z.number().int(),
   failures: z.number().int(),
   failuresByCode: z.record(z.string(), z.number().int()),
@@ -103,6 +105,7 @@ export function emptyStats(): UnitStats {
     figuresFiltered: 0,
     figuresFailed: 0,
     images: 0,
+    imagesPassedThrough: 0,
     imageBytes: 0,
     failures: 0,
     failuresByCode: {},
@@ -125,7 +128,10 @@ export function unitStatsOf(
     else if (f.status === 'filtered') stats.figuresFiltered++;
     else stats.figuresFailed++;
     stats.images += f.images.length;
-    for (const image of f.images) stats.imageBytes += image.bytes;
+    for (const image of f.images) {
+      stats.imageBytes += image.bytes;
+      if (image.passThrough) stats.imagesPassedThrough++;
+    }
   }
   stats.failures = failures.length;
   for (const f of failures) stats.failuresByCode[f.code] = (stats.failuresByCode[f.code] ?? 0) + 1;

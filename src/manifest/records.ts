@@ -65,6 +65,8 @@ export const ImageRecord = z.object({
   originalWidth: z.number().int(),
   originalHeight: z.number().int(),
   sha256: z.string(),
+  /** True when the stored file is the package's own JPEG, byte for byte (it met the stored format); false when re-encoded. */
+  passThrough: z.boolean(),
 });
 export type ImageRecord = z.infer<typeof ImageRecord>;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,39 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, createGzip } from 'node:zlib';
 import tar from 'tar-stream';
+import { bombTarGz, realJpeg, tarOf, type Entry } from '../../test/helpers/hostile.js';
 import { ItemError } from '../errors.js';
 import { isImageName, readPackage } from './package.js';
 
 const corpus = fileURLToPath(new URL('../../../shared/corpus/packages/', import.meta.url));
 const realPackages = ['PMC7112410', 'PMC7135076', 'PMC7159299'].map((id) => join(corpus, `${id}.tar.gz`));
 
-interface Spec {
-  name: string;
-  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device' | 'fifo';
-  linkname?: string;
-  pax?: Record<string, string>;
-  content?: string | Buffer;
-}
-
-async function tarOf(specs: Spec[]): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
-  for (const spec of specs) {
-    const content = spec.content === undefined ? undefined : Buffer.from(spec.content);
-    const header = { name: spec.name, type: spec.type ?? 'file', linkname: spec.linkname, pax: spec.pax, size: content?.length ?? 0 };
-    await new Promise<void>((resolve, reject) => {
-      if (content) pack.entry(header, content, (e) => (e ? reject(e) : resolve()));
-      else pack.entry(header, (e) => (e ? reject(e) : resolve())).end(undefined);
-    });
-  }
-  pack.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
-
-const tgzOf = async (specs: Spec[]) => gzipSync(await tarOf(specs));
+const tgzOf = async (entries: Entry[]) => gzipSync(await tarOf(entries));
 const streamOf = (b: Buffer) => Readable.from([b]);
 const xml = '<?xml version="1.0"?><article><body/></article>';
 
@@ -87,22 +62,22 @@ describe('readPackage', () => {
   test('hostile entries are skipped and reported; safe ones kept', async () => {
     const tgz = await tgzOf([
       { name: 'PMC1/', type: 'directory' },
-      { name: 'PMC1/main.nxml', content: xml },
-      { name: 'PMC1/ok.jpg', content: 'ok' },
-      { name: '../evil.jpg', content: 'x' },
-      { name: '/etc/evil.jpg', content: 'x' },
-      { name: 'PMC1/../../evil2.jpg', content: 'x' },
-      { name: 'PMC1/safe-looking.jpg', pax: { path: '../../pax-evil.jpg' }, content: 'x' },
+      { name: 'PMC1/main.nxml', data: xml },
+      { name: 'PMC1/ok.jpg', data: 'ok' },
+      { name: '../evil.jpg', data: 'x' },
+      { name: '/etc/evil.jpg', data: 'x' },
+      { name: 'PMC1/../../evil2.jpg', data: 'x' },
+      { name: 'PMC1/safe-looking.jpg', pax: { path: '../../pax-evil.jpg' }, data: 'x' },
       { name: 'PMC1/link.jpg', type: 'symlink', linkname: '/etc/passwd' },
       { name: 'PMC1/hard.jpg', type: 'link', linkname: 'PMC1/ok.jpg' },
       { name: 'PMC1/dev.jpg', type: 'character-device' },
       { name: 'PMC1/fifo.jpg', type: 'fifo' },
-      { name: 'PMC1\\..\\win.jpg', content: 'x' },
-      { name: 'C:/win.jpg', content: 'x' },
-      { name: 'PMC1/a/dup.jpg', content: 'first' },
-      { name: 'PMC1/b/dup.jpg', content: 'second' },
-      { name: 'PMC1/._ok.jpg', content: 'resource fork' },
-      { name: 'PMC1/main.pdf', content: '%PDF' },
+      { name: 'PMC1\\..\\win.jpg', data: 'x' },
+      { name: 'C:/win.jpg', data: 'x' },
+      { name: 'PMC1/a/dup.jpg', data: 'first' },
+      { name: 'PMC1/b/dup.jpg', data: 'second' },
+      { name: 'PMC1/._ok.jpg', data: 'resource fork' },
+      { name: 'PMC1/main.pdf', data: '%PDF' },
     ]);
     const contents = await readPackage(streamOf(tgz));
     assert.equal(contents.xml.toString(), xml);
@@ -153,7 +128,7 @@ describe('readPackage', () => {
       real.subarray(0, Math.floor(real.length / 2)),
       real.subarray(0, 100),
       Buffer.from('<html><body>503 Service Unavailable</body></html>'),
-      gzipSync((await tarOf([{ name: 'PMC1/main.nxml', content: xml }, { name: 'PMC1/a.jpg', content: 'x'.repeat(4000) }])).subarray(0, 1500)),
+      gzipSync((await tarOf([{ name: 'PMC1/main.nxml', data: xml }, { name: 'PMC1/a.jpg', data: 'x'.repeat(4000) }])).subarray(0, 1500)),
     ];
     for (const bytes of cases) {
       await assert.rejects(readPackage(streamOf(bytes)), (e: unknown) => e instanceof ItemError && e.code === 'PACKAGE_CORRUPT');
@@ -161,22 +136,93 @@ describe('readPackage', () => {
   });
 
   test('XML choice: .nxml preferred, .xml as a fallback, none → PACKAGE_NO_XML', async () => {
-    const both = await readPackage(streamOf(await tgzOf([{ name: 'P/meta.xml', content: '<meta/>' }, { name: 'P/a.nxml', content: xml }, { name: 'P/b.nxml', content: '<b/>' }])));
+    const both = await readPackage(streamOf(await tgzOf([{ name: 'P/meta.xml', data: '<meta/>' }, { name: 'P/a.nxml', data: xml }, { name: 'P/b.nxml', data: '<b/>' }])));
     assert.equal(both.xmlName, 'a.nxml');
     assert.deepEqual(both.warnings.map((w) => w.code), ['EXTRA_XML']);
-    const onlyXml = await readPackage(streamOf(await tgzOf([{ name: 'P/article.xml', content: xml }, { name: 'P/f1.png', content: 'png' }])));
+    const onlyXml = await readPackage(streamOf(await tgzOf([{ name: 'P/article.xml', data: xml }, { name: 'P/f1.png', data: 'png' }])));
     assert.equal(onlyXml.xmlName, 'article.xml');
     assert.deepEqual([...onlyXml.media.keys()], ['f1.png']);
-    await assert.rejects(readPackage(streamOf(await tgzOf([{ name: 'P/f1.jpg', content: 'x' }, { name: 'P/main.pdf', content: 'x' }]))), { code: 'PACKAGE_NO_XML' });
+    await assert.rejects(readPackage(streamOf(await tgzOf([{ name: 'P/f1.jpg', data: 'x' }, { name: 'P/main.pdf', data: 'x' }]))), { code: 'PACKAGE_NO_XML' });
   });
 
-  test('per-entry and entry-count limits', async () => {
-    const tgz = await tgzOf([{ name: 'P/main.nxml', content: xml }, { name: 'P/big.jpg', content: Buffer.alloc(5000) }, { name: 'P/small.jpg', content: 'x' }]);
+  test('per-entry, entry-count and kept-bytes limits keep what came before', async () => {
+    const tgz = await tgzOf([{ name: 'P/main.nxml', data: xml }, { name: 'P/big.jpg', data: Buffer.alloc(5000) }, { name: 'P/small.jpg', data: 'x' }]);
     const contents = await readPackage(streamOf(tgz), { maxEntryBytes: 1000 });
     assert.deepEqual([...contents.media.keys()], ['small.jpg']);
     assert.deepEqual(contents.warnings.map((w) => w.code), ['ENTRY_TOO_LARGE']);
     await assert.rejects(readPackage(streamOf(tgz), { maxEntryBytes: 10 }), { code: 'PACKAGE_TOO_LARGE' });
-    await assert.rejects(readPackage(streamOf(tgz), { maxEntries: 2 }), { code: 'PACKAGE_TOO_LARGE' });
+    const counted = await readPackage(streamOf(tgz), { maxEntries: 2 });
+    assert.deepEqual([...counted.media.keys()], ['big.jpg']);
+    assert.deepEqual(counted.warnings.map((w) => `${w.code} ${w.entry}`), ['PACKAGE_LIMIT "P/small.jpg"']);
+    await assert.rejects(readPackage(streamOf(tgz), { maxEntries: 0 }), { code: 'PACKAGE_TOO_LARGE' });
+    const held = await readPackage(streamOf(tgz), { maxKeptBytes: 5000 + xml.length });
+    assert.deepEqual([...held.media.keys()], ['big.jpg']);
+    assert.deepEqual(held.warnings.map((w) => w.code), ['PACKAGE_LIMIT']);
+  });
+
+  test('gzip bombs next to valid figures: the figures survive, each bomb is a warning, and it stops early', async () => {
+    const jpeg = await realJpeg();
+    const bomb = await bombTarGz([
+      { name: 'P/main.nxml', data: xml },
+      { name: 'P/fig1.jpg', data: jpeg },
+      { name: 'P/big.jpg', mib: 96 },
+      { name: 'P/fig2.jpg', data: jpeg },
+      { name: 'P/huge.jpg', mib: 2048 },
+      { name: 'P/fig3.jpg', data: jpeg },
+    ]);
+    assert.ok(bomb.length < 3 << 20, `the bomb is ${bomb.length} bytes`);
+    const started = performance.now();
+    const contents = await readPackage(streamOf(bomb));
+    const ms = performance.now() - started;
+    assert.deepEqual([...contents.media.keys()], ['fig1.jpg', 'fig2.jpg']);
+    assert.ok(contents.media.get('fig2.jpg')!.equals(jpeg));
+    assert.deepEqual(contents.warnings.map((w) => `${w.code} ${w.entry}`), ['ENTRY_TOO_LARGE "P/big.jpg"', 'PACKAGE_LIMIT "P/huge.jpg"']);
+    // Only the 96 MiB entry is inflated (to be skipped); the 2 GiB one is refused at its header.
+    assert.ok(ms < 5000, `took ${ms} ms`);
+    // The bomb before the XML: nothing to keep.
+    const first = await bombTarGz([{ name: 'P/huge.jpg', mib: 2048 }, { name: 'P/main.nxml', data: xml }]);
+    await assert.rejects(readPackage(streamOf(first)), (e: unknown) => e instanceof ItemError && e.code === 'PACKAGE_TOO_LARGE' && /before the article XML/.test(e.message));
+  });
+
+  test('reading bombs, four at once, holds no more memory than real figures need', async () => {
+    // A child process, so that the peak RSS it reports is this read's alone.
+    const jpeg = await realJpeg();
+    const bomb = await bombTarGz([
+      { name: 'P/main.nxml', data: xml },
+      { name: 'P/fig1.jpg', data: jpeg },
+      { name: 'P/big.jpg', mib: 200 },
+      { name: 'P/fig2.jpg', data: jpeg },
+      { name: 'P/huge.jpg', mib: 2048 },
+    ]);
+    const dir = await mkdtemp(join(tmpdir(), 'biomedica-bomb-'));
+    const path = join(dir, 'bomb.tar.gz');
+    await writeFile(path, bomb);
+    const script = `
+      import { readFile } from 'node:fs/promises';
+      import { Readable } from 'node:stream';
+      import { readPackage } from ${JSON.stringify(new URL('./package.ts', import.meta.url).href)};
+      const bytes = await readFile(process.argv[1]);
+      // Warm up: the first read loads zlib and tar-stream code.
+      await readPackage(Readable.from([bytes])).catch(() => undefined);
+      globalThis.gc?.();
+      const before = process.resourceUsage().maxRSS;
+      const results = await Promise.all([0, 1, 2, 3].map(() => readPackage(Readable.from([bytes])).then(
+        (c) => ({ media: [...c.media.keys()], warnings: c.warnings.map((w) => w.code) }),
+        (e) => ({ error: e.code ?? String(e) }),
+      )));
+      console.log(JSON.stringify({ growthKiB: process.resourceUsage().maxRSS - before, results }));
+    `;
+    const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+    let out: string;
+    try {
+      out = execFileSync(process.execPath, ['--import', 'tsx', '--expose-gc', '--input-type=module', '-e', script, path], { encoding: 'utf8', cwd: repoRoot });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const { growthKiB, results } = JSON.parse(out) as { growthKiB: number; results: unknown[] };
+    for (const r of results) assert.deepEqual(r, { media: ['fig1.jpg', 'fig2.jpg'], warnings: ['ENTRY_TOO_LARGE', 'PACKAGE_LIMIT'] });
+    // Before the header checks this was 800 MB and more: each 200 MiB entry was held whole.
+    assert.ok(growthKiB < 64 * 1024, `peak RSS grew by ${Math.round(growthKiB / 1024)} MiB`);
   });
 
   test('an unreadable input surfaces its own error; an abort its reason', async () => {

@@ -3,6 +3,7 @@
  * article at a time into its XML plus a way to get the media the XML points at. The extract stage
  * only talks to this interface, so the cloud bucket and the legacy mirrors are interchangeable.
  */
+import type { RateStats } from '../transport/rate.js';
 
 export type LicenseGroup = 'commercial' | 'noncommercial' | 'other';
 
@@ -70,6 +71,8 @@ export interface Source {
   /** Articles matching the filter, in a deterministic order. Skipped rows are reported via onSkip. */
   list(filter: SourceFilter, onSkip?: (ref: ArticleRef, reason: string) => void): AsyncIterable<ArticleRef>;
   open(ref: ArticleRef, signal?: AbortSignal): Promise<ArticlePackage>;
+  /** The request rate its HTTP client allows now and the throttles it met; undefined before any request or without one. */
+  requestRate?(): RateStats | undefined;
   close(): Promise<void>;
 }
 

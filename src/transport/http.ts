@@ -31,7 +31,7 @@ export interface HttpClientOptions {
   retryMaxMs?: number;
   /** Cap on requests per second for this client, every try counted; 0 = none. Ignored if `rateLimiter` is given. */
   requestsPerSecond?: number;
-  /** Share one limiter between clients (e.g. a per-host politeness cap). */
+  /** Share one limiter between clients (a politeness cap, or an adaptive per-host limiter); it hears every answer's status. */
   rateLimiter?: RateLimiter;
   userAgent?: string;
   maxRedirections?: number;
@@ -231,17 +231,20 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
   });
 
   async function send(url: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<ResponseData> {
-    await limiter.take(signal);
+    const target = splitUrl(url);
+    await limiter.take(signal, target.origin);
+    let response: ResponseData;
     try {
-      return await dispatcher.request({
-        ...splitUrl(url),
-        method: 'GET',
-        headers: { 'user-agent': userAgent, ...headers },
-        signal,
-      });
+      response = await dispatcher.request({ ...target, method: 'GET', headers: { 'user-agent': userAgent, ...headers }, signal });
     } catch (error) {
       throw networkError(error, url, signal, false);
     }
+    // 503 is how S3 says SlowDown (the body names it, but any 503 means the same to a rate);
+    // other 5xx say nothing about the rate.
+    const status = response.statusCode;
+    if (status === 429 || status === 503) limiter.report('throttled', target.origin);
+    else if (status < 500) limiter.report('ok', target.origin);
+    return response;
   }
 
   async function getBuffer(url: string, opts: HttpGetOptions = {}): Promise<Buffer> {

@@ -285,17 +285,26 @@ export interface S3Request {
   query: string;
   /** ms since the server started. */
   at: number;
+  /** Answered 503 SlowDown by the throttle (see S3ServerOptions.throttleAbove). */
+  throttled?: boolean;
 }
 
 export interface S3ServerOptions {
   /** Page size of listings when the request names none (S3: 1000). */
   maxKeys?: number;
+  /**
+   * Serve at most this many requests in any sliding second and answer the rest 503 SlowDown, the
+   * way S3 sheds load past a prefix's rate. Throttled requests do not count toward the window.
+   */
+  throttleAbove?: number;
 }
 
 export interface S3TestServer {
   url: string;
   requests: S3Request[];
   fault(key: string, ...faults: S3Fault[]): void;
+  /** Change the throttle threshold (undefined: none). */
+  throttle(above: number | undefined): void;
   /** Requests per whole second since the first request of `requests` (server-side count). */
   perSecond(filter?: (r: S3Request) => boolean): number[];
   clear(): void;
@@ -315,6 +324,16 @@ async function startS3Server(bucket: TestBucket, options: S3ServerOptions): Prom
   const requests: S3Request[] = [];
   const faults = new Map<string, S3Fault[]>();
   const sockets = new Set<Socket>();
+  let throttleAbove = options.throttleAbove;
+  // Arrival times (ms) of the requests served in the last second, oldest first.
+  const served: number[] = [];
+  const overThrottle = (at: number): boolean => {
+    if (throttleAbove === undefined) return false;
+    while (served.length > 0 && served[0]! <= at - 1000) served.shift();
+    if (served.length >= throttleAbove) return true;
+    served.push(at);
+    return false;
+  };
 
   const nextFault = (key: string): S3Fault | undefined => {
     const list = faults.get(key);
@@ -363,9 +382,16 @@ async function startS3Server(bucket: TestBucket, options: S3ServerOptions): Prom
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
       const key = decodeURIComponent(url.pathname.slice(1));
-      requests.push({ method: req.method ?? 'GET', key, query: url.search.slice(1), at: performance.now() - started });
+      const at = performance.now() - started;
+      const request: S3Request = { method: req.method ?? 'GET', key, query: url.search.slice(1), at };
+      requests.push(request);
       if (req.method !== 'GET') {
         res.writeHead(405).end();
+        return;
+      }
+      if (overThrottle(at)) {
+        request.throttled = true;
+        res.writeHead(503, { 'content-type': 'application/xml' }).end((SLOW_DOWN as { body: string }).body);
         return;
       }
       if (key === '' && url.searchParams.get('list-type') === '2') {
@@ -419,6 +445,10 @@ async function startS3Server(bucket: TestBucket, options: S3ServerOptions): Prom
     requests,
     fault(key, ...list) {
       faults.set(key, [...(faults.get(key) ?? []), ...list.map((f) => ({ ...f }))]);
+    },
+    throttle(above) {
+      throttleAbove = above;
+      served.length = 0;
     },
     perSecond(filter = () => true) {
       const picked = requests.filter(filter);

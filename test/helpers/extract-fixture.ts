@@ -264,6 +264,7 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
           originalWidth: meta.width! * 2,
           originalHeight: meta.height! * 2,
           sha256: sha256(bytes),
+          passThrough: false,
         });
       }
       const figure: FigureRecord = {

@@ -2,11 +2,9 @@
  * Hostile PMC packages, built in the test from a small JATS template and real images: archive
  * entries that try to escape, bombs of every kind, truncated and mislabelled files.
  */
-import { createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGzip, deflateSync, gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { corpusDir } from './servers.js';
 
@@ -30,32 +28,91 @@ ${figs}</sec></body></article>`;
 export interface Entry {
   name: string;
   data?: Buffer | string;
-  type?: 'file' | 'symlink' | 'link';
+  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device' | 'fifo';
   linkname?: string;
   pax?: Record<string, string>;
 }
 
 export async function writeTarGz(path: string, entries: Entry[]): Promise<void> {
+  await writeFile(path, gzipSync(await tarOf(entries)));
+}
+
+/** A ustar header for a regular file of `size` bytes; sizes past 8 GiB in GNU base-256. */
+function tarHeader(name: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write('0000644\0', 100, 'latin1');
+  h.write('0000000\0', 108, 'latin1');
+  h.write('0000000\0', 116, 'latin1');
+  if (size < 8 ** 11) h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  else {
+    h[124] = 0x80;
+    for (let i = 135, rest = size; i > 124; i--, rest = Math.floor(rest / 256)) h[i] = rest % 256;
+  }
+  h.write('00000000000\0', 136, 'latin1');
+  h.write('        ', 148, 'latin1');
+  h.write('0', 156, 'latin1');
+  h.write('ustar\0' + '00', 257, 'latin1');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return h;
+}
+
+/** An entry of `mib` MiB of zeros: a gzip bomb's payload. */
+export interface ZeroEntry {
+  name: string;
+  mib: number;
+}
+
+const ZERO_MEMBER_MIB = 8;
+let zeroMember: Buffer | undefined;
+
+/**
+ * A .tar.gz whose zero entries cost about 1 KB per MiB, built in milliseconds: gzip allows
+ * concatenated members, so each zero entry is its header in one member and then one precompressed
+ * member of 8 MiB of zeros repeated (a 2 GiB entry is a 2 MB file, the size of the bomb in
+ * issue 7). Ordinary entries go through tar-stream as usual.
+ */
+export async function bombTarGz(parts: (Entry | ZeroEntry)[]): Promise<Buffer> {
+  zeroMember ??= gzipSync(Buffer.alloc(ZERO_MEMBER_MIB << 20), { level: 9 });
+  const members: Buffer[] = [];
+  for (const part of parts) {
+    if ('mib' in part) {
+      if (part.mib % ZERO_MEMBER_MIB !== 0) throw new Error(`zero entries come in multiples of ${ZERO_MEMBER_MIB} MiB`);
+      members.push(gzipSync(tarHeader(part.name, part.mib * 1024 * 1024)));
+      for (let i = 0; i < part.mib / ZERO_MEMBER_MIB; i++) members.push(zeroMember);
+      continue;
+    }
+    const tarBytes = await tarOf([part]);
+    // Keep the entry, drop tar-stream's end-of-archive blocks: more entries follow.
+    members.push(gzipSync(tarBytes.subarray(0, tarBytes.length - 1024)));
+  }
+  members.push(gzipSync(Buffer.alloc(1024)));
+  return Buffer.concat(members);
+}
+
+/** The uncompressed tar of `entries`, in order; links and special entries carry no data. */
+export async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
-  const done = pipeline(pack, createGzip(), createWriteStream(path));
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   for (const e of entries) {
-    const body = e.data === undefined ? undefined : Buffer.from(e.data);
+    const body = e.data === undefined ? Buffer.alloc(0) : Buffer.from(e.data);
     const header: Parameters<tar.Pack["entry"]>[0] = {
       name: e.name,
       type: e.type ?? 'file',
-      size: body?.length ?? 0,
+      size: body.length,
       mtime: new Date(0),
       ...(e.linkname === undefined ? {} : { linkname: e.linkname }),
       ...(e.pax === undefined ? {} : { pax: e.pax }),
     };
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      // Links carry no data: an empty buffer ends their entry at once.
-      pack.entry(header, body ?? '', done);
-    });
+    await new Promise<void>((resolve, reject) => pack.entry(header, body, (err) => (err ? reject(err) : resolve())));
   }
   pack.finalize();
-  await done;
+  await ended;
+  return Buffer.concat(chunks);
 }
 
 /** A valid PNG header claiming `side`×`side` pixels whose IDAT inflates to gigabytes of zeros. */
@@ -96,6 +153,9 @@ export function pngBomb(side: number): Buffer {
 
 export const realJpeg = () => readFile(join(corpusDir, 'images', 'encoda', 'elife-30274-v1', 'fig1.jpg'));
 
+/** The package limits buildHostilePackages' bombs are made for. */
+export const BOMB_LIMITS = { maxEntryBytes: 16 << 20, maxTotalBytes: 64 << 20 } as const;
+
 /**
  * Build every hostile package in `dir` and return their paths, named PMC9000001… so that a
  * legacy mirror can list them. `expected` says what each must end as.
@@ -127,9 +187,36 @@ export async function buildHostilePackages(dir: string): Promise<{ packages: str
     ],
     'ok',
   );
-  // 300 MB of zeros in one entry: the inflated-bytes cap stops it.
-  const zeros = Buffer.alloc(300 * 1024 * 1024);
-  await add('PMC9000002', [], 'PACKAGE_TOO_LARGE', await gzipTar('PMC9000002', one('PMC9000002'), zeros));
+  // Gzip bombs next to real figures (a 24 MiB entry over the per-entry cap, then one declaring
+  // 2 GiB): the figures before the 2 GiB entry come out, the rest is recorded. Run with
+  // package.maxEntryBytes 16 MiB and maxTotalBytes 64 MiB (see BOMB_LIMITS).
+  await add(
+    'PMC9000002',
+    [],
+    'ok',
+    await bombTarGz([
+      {
+        name: 'PMC9000002/a.nxml',
+        data: jatsArticle('PMC9000002', [
+          { id: 'F1', href: 'fig1', caption: 'Before the bombs.' },
+          { id: 'F2', href: 'fig2', caption: 'Between the bombs.' },
+          { id: 'F3', href: 'fig3', caption: 'After the 2 GiB entry.' },
+        ]),
+      },
+      { name: 'PMC9000002/fig1.jpg', data: jpeg },
+      { name: 'PMC9000002/big.jpg', mib: 24 },
+      { name: 'PMC9000002/fig2.jpg', data: jpeg },
+      { name: 'PMC9000002/huge.jpg', mib: 2048 },
+      { name: 'PMC9000002/fig3.jpg', data: jpeg },
+    ]),
+  );
+  // The same 2 GiB entry before the XML: nothing of the article can be had.
+  await add(
+    'PMC9000007',
+    [],
+    'PACKAGE_TOO_LARGE',
+    await bombTarGz([{ name: 'PMC9000007/huge.jpg', mib: 2048 }, { name: 'PMC9000007/a.nxml', data: one('PMC9000007') }, { name: 'PMC9000007/fig1.jpg', data: jpeg }]),
+  );
   // A real package cut in half.
   const real = await readFile(join(corpusDir, 'packages', 'PMC7112410.tar.gz'));
   await add('PMC9000003', [], 'PACKAGE_CORRUPT', real.subarray(0, Math.floor(real.length / 2)));
@@ -176,16 +263,4 @@ export async function buildHostilePackages(dir: string): Promise<{ packages: str
     'ok',
   );
   return { packages, expected };
-}
-
-async function gzipTar(pmcid: string, xml: string, big: Buffer): Promise<Buffer> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c: unknown) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((r) => pack.on('end', () => r()));
-  pack.entry({ name: `${pmcid}/a.nxml`, mtime: new Date(0) }, xml);
-  pack.entry({ name: `${pmcid}/huge.jpg`, size: big.length, mtime: new Date(0) }, big);
-  pack.finalize();
-  await ended;
-  return gzipSync(Buffer.concat(chunks), { level: 9 });
 }

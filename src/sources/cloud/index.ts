@@ -8,11 +8,10 @@
  * picks one version per article. Open: the XML, then only the images the extract asks for, each
  * checked against the md5 in its URL. PDFs and supplements are never requested.
  *
- * Metadata JSONs of listed versions are cached under `<out>/cache/cloud/metadata/`, keyed by
- * version and validated against the inventory ETag, so open() does not fetch them again and a
- * resumed or nightly run reuses them.
+ * Metadata JSONs of listed versions are cached in packs under `<out>/cache/cloud/metadata-packs/`
+ * (metadata-cache.ts), keyed by version and validated against the inventory ETag, so open() does
+ * not fetch them again and a resumed or nightly run reuses them.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
@@ -34,7 +33,8 @@ import {
   type InventorySnapshot,
 } from './inventory.js';
 import { imageMedia, md5Hex, objectUrl, parseVersionMetadata, splitVersionKey, type BucketObject, type VersionMetadata } from './metadata.js';
-import { createRateLimiter } from '../../transport/rate.js';
+import { createAdaptiveRateLimiter, type RateStats } from '../../transport/rate.js';
+import { migrateLegacyMetadataCache, openMetadataCache, type MetadataCache } from './metadata-cache.js';
 import { listAll } from './s3.js';
 import { resolveGroupStream, type GroupOutcome, type MetadataResult, type SelectFilter } from './select.js';
 
@@ -89,6 +89,7 @@ class PmcCloudSource implements CloudSource {
   private readonly log: Logger;
   private readonly outDir: string;
   private readonly metadataLimit;
+  private readonly metadataCache: MetadataCache;
   private snapshot: InventorySnapshot | undefined;
   private snapshotError: unknown;
   private pinnedFolder: string | undefined;
@@ -104,7 +105,8 @@ class PmcCloudSource implements CloudSource {
       options.client ??
       createHttpClient({
         concurrency: config.network.connections,
-        rateLimiter: createRateLimiter(config.network.requestsPerSecond),
+        // S3 takes thousands of GETs per second and says SlowDown past that: find the rate.
+        rateLimiter: createAdaptiveRateLimiter({ initial: config.network.requestsPerSecond, ceiling: config.network.maxRequestsPerSecond }),
         retries: config.network.retries,
         retryBaseMs: config.network.retryBaseMs,
         retryMaxMs: config.network.retryMaxMs,
@@ -114,6 +116,7 @@ class PmcCloudSource implements CloudSource {
         onRetry: (info) => this.log.debug({ url: info.url, attempt: info.attempt, delayMs: info.delayMs, code: info.error.code }, 'retrying request'),
       });
     this.metadataLimit = pLimit(config.cloud.metadataConcurrency);
+    this.metadataCache = openMetadataCache(join(this.outDir, 'cache', 'cloud'));
   }
 
   get descriptor(): SourceDescriptor {
@@ -130,6 +133,7 @@ class PmcCloudSource implements CloudSource {
    * descriptor, which the plan hashes, carries its date.
    */
   async init(): Promise<void> {
+    await migrateLegacyMetadataCache(this.cacheDir, this.metadataCache, this.log);
     const date = this.pin?.snapshotDate;
     if (this.pin?.kind === 'cloud' && this.pin.url === this.base && date) {
       const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})/.exec(date);
@@ -259,13 +263,8 @@ class PmcCloudSource implements CloudSource {
     }
   }
 
-  private metadataCachePath(key: string): string {
-    const parts = splitVersionKey(key)!;
-    return join(this.cacheDir, 'metadata', String(parts.pmcNum % 1000).padStart(3, '0'), `${key}.json`);
-  }
-
   private async readCachedMetadata(key: string, revision: string): Promise<Buffer | undefined> {
-    const bytes = await readFile(this.metadataCachePath(key)).catch(() => undefined);
+    const bytes = await this.metadataCache.get(key);
     if (!bytes) return undefined;
     // A cached copy counts only while it is the object the listing names (an ETag of a
     // single-part object is its md5); multipart-style ETags cannot be checked and are trusted.
@@ -274,11 +273,7 @@ class PmcCloudSource implements CloudSource {
   }
 
   private async writeCachedMetadata(key: string, bytes: Buffer): Promise<void> {
-    const path = this.metadataCachePath(key);
-    await mkdir(join(path, '..'), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
+    await this.metadataCache.put(key, bytes);
   }
 
   private async fetchMetadataBytes(key: string, signal?: AbortSignal): Promise<Buffer> {
@@ -357,6 +352,10 @@ class PmcCloudSource implements CloudSource {
       },
       async close() {},
     };
+  }
+
+  requestRate(): RateStats {
+    return this.client.limiter.stats();
   }
 
   async close(): Promise<void> {

@@ -264,6 +264,7 @@ export async function createLegacySource(options: LegacySourceOptions): Promise<
     descriptor,
     list,
     open,
+    requestRate: () => http?.limiter.stats(),
     async close() {
       if (http && ownHttp) await http.close();
       if (ftp) await ftp.close();

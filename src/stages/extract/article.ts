@@ -191,6 +191,7 @@ async function storeImage(
     originalWidth: image.originalWidth,
     originalHeight: image.originalHeight,
     sha256: image.sha256,
+    passThrough: image.passThrough,
   };
 }
 

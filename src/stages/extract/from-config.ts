@@ -1,6 +1,7 @@
 /** Wires a validated Config to the extract stage: builds the source, runs, and always closes it. */
 import type { Config } from '../../config/schema.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { machineDefaults } from '../../config/cores.js';
 import { UsageError } from '../../errors.js';
 import { createSource } from '../../sources/index.js';
 import type { CloudSource } from '../../sources/cloud/index.js';
@@ -37,6 +38,11 @@ export async function extractFromConfig(
   ctx: StageContext,
   mode: ExtractMode = {},
 ): Promise<ExtractSummary> {
+  const machine = machineDefaults();
+  ctx.log.info(
+    { cores: machine.cores, coresFrom: machine.from, articleConcurrency: config.extract.articleConcurrency, imageConcurrency: config.extract.imageConcurrency },
+    'concurrency',
+  );
   // The source does not read the stage's files: the stage tells it which listing a plan pinned.
   const pin = mode.sync ? undefined : await plannedListing(outDir);
   const source = await createSource(config, { outDir, log: ctx.log, pin });
@@ -90,7 +96,7 @@ export function formatExtractSummary(s: ExtractSummary): string {
     `  units        ${s.units} (${s.unitsSkipped} already done${s.unitsRepaired ? `, ${s.unitsRepaired} redone: their files no longer matched their markers` : ''}${s.unitsPending ? `, ${s.unitsPending} not done yet: other workers or a later run` : ''})`,
     `  articles     ${t.articles} ok, ${t.articlesFailed} failed`,
     `  figures      ${t.figuresOk} ok, ${t.figuresFiltered} filtered, ${t.figuresFailed} failed`,
-    `  images       ${t.images} stored (${(t.imageBytes / 1e6).toFixed(1)} MB)`,
+    `  images       ${t.images} stored (${(t.imageBytes / 1e6).toFixed(1)} MB; ${t.imagesPassedThrough} as published, ${t.images - t.imagesPassedThrough} re-encoded)`,
   ];
   const skipped = Object.entries(s.skippedByReason);
   if (skipped.length > 0) lines.push(`  not listed   ${skipped.map(([k, v]) => `${k}=${v}`).join(' ')}`);
@@ -98,6 +104,10 @@ export function formatExtractSummary(s: ExtractSummary): string {
   if (failures.length > 0) {
     lines.push(`  failures     ${t.failures}:`);
     for (const [code, n] of failures) lines.push(`    ${String(n).padStart(6)}  ${code}`);
+  }
+  if (s.requests) {
+    const r = s.requests;
+    lines.push(`  requests     ${Math.round(r.perSecond)}/s allowed at the end (ceiling ${Math.round(r.ceiling)}/s per host), ${r.throttled} throttled`);
   }
   if (s.sync) {
     const y = s.sync;

@@ -32,6 +32,7 @@ import type { StageContext } from '../../pipeline/context.js';
 import { lockDirOf } from '../../pipeline/lock.js';
 import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type Outputs, type Step, type UnitCounts, type WorkUnit } from '../../pipeline/runner.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
+import type { RateStats } from '../../transport/rate.js';
 import type { SyncSummary } from './sync-planner.js';
 import { extractArticle, type ArticleJob, type ArticleResult } from './article.js';
 import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
@@ -82,6 +83,8 @@ export interface ExtractSummary {
   totals: UnitStats;
   /** Incremental runs only (src/stages/extract/sync-planner.ts): what this night changed. */
   sync?: SyncSummary;
+  /** The source's request rate at the end (adaptive for the cloud bucket) and the throttles it met. */
+  requests?: RateStats;
 }
 
 /**
@@ -111,6 +114,11 @@ export async function runExtract(
     : await ensurePlan(options.outDir, source, filter, options.unitSize, ctx, { requireExisting: options.worker !== undefined });
   const optionsSha256 = sha256(stableStringify(shapingOptions(options)));
   const worker = options.worker;
+  const rate = source.requestRate?.bind(source);
+  const requests = (): { requests?: RateStats } => {
+    const stats = rate?.();
+    return stats && Number.isFinite(stats.perSecond) ? { requests: stats } : {};
+  };
   const partial = (counts: UnitCounts, totals: UnitStats): ExtractSummary => ({
     outDir: options.outDir,
     manifest: '',
@@ -122,6 +130,7 @@ export async function runExtract(
     complete: false,
     skippedByReason: plan.skipped,
     totals,
+    ...requests(),
   });
   if (options.planOnly) return partial({ written: 0, skipped: 0, repaired: 0, failed: 0, pending: plan.units.length }, emptyStats());
 
@@ -150,7 +159,10 @@ export async function runExtract(
         await rm(paths.manifest, { force: true });
       },
       onDone: (_unit, result) => void addStats(running, result.stats),
-      counters: () => ({ ok: running.figuresOk, failed: running.failures }),
+      counters: () => {
+        const stats = requests().requests;
+        return { ok: running.figuresOk, failed: running.failures, ...(stats ? { 'req/s': Math.round(stats.perSecond) } : {}) };
+      },
     },
     ctx,
   );
@@ -207,6 +219,7 @@ export async function runExtract(
     skippedByReason: plan.skipped,
     totals,
     ...(planner ? { sync: planner.summary() } : {}),
+    ...requests(),
   };
   const attempted = totals.articles + totals.articlesFailed;
   if (attempted > 0 && totals.articlesFailed / attempted > options.maxFailureRate) {

@@ -29,6 +29,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { ManifestError, UsageError } from '../../errors.js';
+import { machineDefaults } from '../../config/cores.js';
 import { pubmedPaths } from '../../enrich/records.js';
 import { ExtractManifest, extractPaths } from '../../manifest/extract-manifest.js';
 import {
@@ -101,7 +102,7 @@ export const LoadOptions = z.object({
    * Shards written at once. Image reads, hashing and writes of one shard leave the CPU idle part of
    * the time; a second one fills it (2 cores: 1 → 2 is +15% shard MB/s, scripts/bench/load.ts).
    */
-  shardConcurrency: z.coerce.number().int().min(1).max(64).default(2),
+  shardConcurrency: z.coerce.number().int().min(1).max(64).default(() => machineDefaults().shards),
   /** A training subset of the paper's (src/annotations/subsets.ts); needs transform labels. */
   subset: SubsetSpec.optional(),
   worker: WorkerShare.optional(),

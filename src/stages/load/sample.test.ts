@@ -16,6 +16,7 @@ const image: ImageRecord = {
   originalWidth: 1280,
   originalHeight: 960,
   sha256: 'ab'.repeat(32),
+  passThrough: false,
 };
 const figure: FigureRecord = {
   key: 'PMC1_f001', articleId: 'PMC1', index: 1, id: 'F1', label: 'Figure 1', caption: 'A caption.', graphics: ['g1'],
