@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../../test/helpers/cli.js';
+import { repoRoot, runCli } from '../../test/helpers/cli.js';
 
 describe('biomedica CLI', () => {
   let dir: string;
@@ -35,6 +35,18 @@ describe('biomedica CLI', () => {
     const missing = await runCli(['extract', '--source', join(dir, 'no-mirror'), '--out', join(dir, 'x')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /SOURCE_NOT_FOUND/);
+  });
+
+  test('commander usage errors of every subcommand exit 2, not 1 ("a bug")', async () => {
+    const unknown = await runCli(['extract', '--source', 'sample', '--out', join(dir, 'x'), '--bogus']);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /unknown option '--bogus'/);
+    const noWhere = await runCli(['query', join(dir, 'dataset'), '--output', join(dir, 'k.txt')]);
+    assert.equal(noWhere.code, 2, noWhere.stderr);
+    assert.match(noWhere.stderr, /--where/);
+    const noDataset = await runCli(['verify']);
+    assert.equal(noDataset.code, 2, noDataset.stderr);
+    assert.match(noDataset.stderr, /missing required argument 'dataset'/);
   });
 
   test('a stage run before its input exists exits 3 with a hint', async () => {
@@ -69,10 +81,21 @@ describe('biomedica CLI', () => {
     await writeFile(bad, '<article><front></article>');
     const good = join(dir, 'good.xml');
     await writeFile(good, '<article><front><article-meta><article-id pub-id-type="pmc">123</article-id></article-meta></front></article>');
-    const r = await runCli(['parse', good, bad]);
+    // The flags every command takes (README "Using it") are accepted by parse too.
+    const r = await runCli(['parse', good, bad, '--json', '--log-level', 'info', '--config', join(repoRoot, 'config/defaults.json')]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines[0].pmcid, 'PMC123');
     assert.equal(lines[1].error.code, 'XML_MALFORMED');
+    assert.match(r.stderr, /"files":2,"articles":1,"failedFiles":1.*"msg":"parse finished"/);
+  });
+
+  test('parse exits 3 when no input could be parsed', async () => {
+    const bad = join(dir, 'bad-only.xml');
+    await writeFile(bad, '<article><front></article>');
+    const r = await runCli(['parse', bad, join(dir, 'no-such.xml')]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /PARSE_FAILED: none of the 2 files could be parsed/);
+    assert.equal(r.stdout.trim().split('\n').length, 2, 'every failed file still has its line');
   });
 });

@@ -20,7 +20,6 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const program: Command = buildProgram({ signal: controller.signal });
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;

@@ -13,10 +13,9 @@ export interface ProgramDeps {
 }
 
 export function buildProgram(deps: ProgramDeps): Command {
-  return new Command('biomedica')
+  const program = new Command('biomedica')
     .description('Build the BIOMEDICA dataset from PubMed Central Open Access: extract → transform → load')
     .version('0.1.0')
-    .showHelpAfterError()
     .addCommand(extractCommand(deps))
     .addCommand(enrichCommand(deps))
     .addCommand(loadCommand(deps))
@@ -24,4 +23,16 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(verifyCommand(deps))
     .addCommand(queryCommand(deps))
     .addCommand(parseCommand());
+  return throwOnUsageErrors(program);
+}
+
+/**
+ * Commander does not pass exitOverride() on to commands added with addCommand(): without this, an
+ * unknown option or a missing argument of a subcommand exits 1 from inside commander ("a bug")
+ * instead of reaching main.ts, which maps it to 2 (usage).
+ */
+function throwOnUsageErrors(cmd: Command): Command {
+  cmd.exitOverride().showHelpAfterError('(add --help for usage)');
+  for (const sub of cmd.commands) throwOnUsageErrors(sub);
+  return cmd;
 }
