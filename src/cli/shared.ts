@@ -4,12 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { resolveConfig, type Config, type ConfigOverrides } from '../config/schema.js';
+import type { z } from 'zod';
+import { resolveConfig, type Config, type FlagSetting, type SettingPath } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
 import type { StageContext } from '../pipeline/context.js';
-import type { LicenseGroup, SourceFilter } from '../sources/types.js';
+import type { SourceFilter } from '../sources/types.js';
 
 export interface CommonFlags {
   config?: string;
@@ -26,19 +27,9 @@ export function addCommonFlags(cmd: Command): Command {
     .option('--no-progress', 'no progress bar, even on a TTY');
 }
 
+/** Extract flags read directly; the others set config settings (SETTING_FLAGS). */
 export interface ExtractFlags extends CommonFlags {
-  source?: string;
   out: string;
-  license?: string;
-  pmcids?: string;
-  limit?: string;
-  updatedFrom?: string;
-  updatedTo?: string;
-  includeRetracted?: boolean;
-  unitSize?: string;
-  concurrency?: string;
-  connections?: string;
-  rps?: string;
   sync?: boolean;
   planOnly?: boolean;
   worker?: string;
@@ -63,28 +54,54 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
 
-function int(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError('FLAG_INVALID', `${flag} expects a number, got "${value}"`);
-  return n;
-}
+type FromText = (text: string, flag: string) => unknown;
 
-export function configFromExtractFlags(flags: ExtractFlags): Config {
-  const overrides: ConfigOverrides = {
-    source: { url: flags.source },
-    filter: {
-      licenseGroups: flags.license?.split(',').map((s) => s.trim()) as LicenseGroup[] | undefined,
-      pmcidsFile: flags.pmcids,
-      limit: int(flags.limit, '--limit'),
-      updatedFrom: flags.updatedFrom,
-      updatedTo: flags.updatedTo,
-      includeRetracted: flags.includeRetracted,
-    },
-    extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency') },
-    network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps') },
-  };
-  return resolveConfig({ configFile: flags.config, overrides });
+export const numberFlag: FromText = (text, flag) => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError('FLAG_INVALID', `${flag} expects a number, got "${text}"`);
+  return n;
+};
+const listFlag: FromText = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
+
+/**
+ * Flags that set a config setting (config/README.md). One table, so that a flag overrides its
+ * setting in every command that has it, and a bad value is reported under the flag's name.
+ */
+const SETTING_FLAGS: { flag: string; setting: SettingPath; fromText?: FromText }[] = [
+  { flag: '--source', setting: 'source.url' },
+  { flag: '--license', setting: 'filter.licenseGroups', fromText: listFlag },
+  { flag: '--pmcids', setting: 'filter.pmcidsFile' },
+  { flag: '--limit', setting: 'filter.limit', fromText: numberFlag },
+  { flag: '--updated-from', setting: 'filter.updatedFrom' },
+  { flag: '--updated-to', setting: 'filter.updatedTo' },
+  { flag: '--include-retracted', setting: 'filter.includeRetracted' },
+  { flag: '--unit-size', setting: 'extract.unitSize', fromText: numberFlag },
+  { flag: '--concurrency', setting: 'extract.articleConcurrency', fromText: numberFlag },
+  { flag: '--connections', setting: 'network.connections', fromText: numberFlag },
+  { flag: '--rps', setting: 'network.requestsPerSecond', fromText: numberFlag },
+  { flag: '--shard-max-bytes', setting: 'load.shardMaxBytes', fromText: numberFlag },
+  { flag: '--shard-max-samples', setting: 'load.shardMaxSamples', fromText: numberFlag },
+  { flag: '--shard-concurrency', setting: 'load.shardConcurrency', fromText: numberFlag },
+  { flag: '--denormalized', setting: 'load.denormalized' },
+  { flag: '--no-sub-articles', setting: 'load.includeSubArticles' },
+];
+
+/**
+ * The config layers with this command's setting flags on top. Only flags the user typed count
+ * (commander fills in defaults, e.g. true for --no-sub-articles): a config file's value must not
+ * lose to a default.
+ */
+export function configFromFlags(cmd: Command): Config {
+  const flags = cmd.opts<CommonFlags & Record<string, unknown>>();
+  const set: FlagSetting[] = [];
+  for (const option of cmd.options) {
+    const entry = SETTING_FLAGS.find((e) => e.flag === option.long);
+    const name = option.attributeName();
+    if (!entry || cmd.getOptionValueSource(name) !== 'cli') continue;
+    const raw = flags[name];
+    set.push({ setting: entry.setting, flag: entry.flag, value: typeof raw === 'string' && entry.fromText ? entry.fromText(raw, entry.flag) : raw });
+  }
+  return resolveConfig({ configFile: flags.config, flags: set });
 }
 
 export function filterFromConfig(config: Config): SourceFilter {
@@ -126,45 +143,41 @@ export function printSummary(flags: CommonFlags, summary: unknown, human: string
   process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : human + '\n');
 }
 
+/** Load flags read directly; the shard and layout flags set config settings (SETTING_FLAGS). */
 export interface LoadFlags extends CommonFlags {
   out: string;
   dataset?: string;
-  shardMaxBytes?: string;
-  shardMaxSamples?: string;
-  shardConcurrency?: string;
-  denormalized?: boolean;
-  subArticles: boolean;
   snapshotDate?: string;
 }
 
 export function addLoadFlags(cmd: Command): Command {
   return cmd
     .option('--dataset <dir>', 'dataset folder (default <out>/dataset)')
-    .option('--shard-max-bytes <n>', 'cut shards before this size (default 1e9)')
-    .option('--shard-max-samples <n>', 'cut shards at this many samples (default 10000)')
-    .option('--shard-concurrency <n>', 'shards written at once (default 2)')
+    .option('--shard-max-bytes <n>', 'cut shards before this size (default: load.shardMaxBytes, 1e9)')
+    .option('--shard-max-samples <n>', 'cut shards at this many samples (default: load.shardMaxSamples, 10000)')
+    .option('--shard-concurrency <n>', 'shards written at once (default: load.shardConcurrency, 2)')
     .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
     .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)');
 }
 
-export async function loadOptionsFromFlags(flags: LoadFlags) {
+export async function loadOptions(config: Config, flags: LoadFlags) {
   const { LoadOptions } = await import('../stages/load/run-load.js');
-  const parsed = LoadOptions.safeParse({
-    outDir: flags.out,
-    datasetDir: flags.dataset,
-    shardMaxBytes: flags.shardMaxBytes,
-    shardMaxSamples: flags.shardMaxSamples,
-    shardConcurrency: flags.shardConcurrency,
-    denormalized: flags.denormalized ?? false,
-    includeSubArticles: flags.subArticles,
-    snapshotDate: flags.snapshotDate,
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new UsageError('FLAG_INVALID', `--${issue.path.join('.')}: ${issue.message}`);
-  }
-  return parsed.data;
+  return parseOptions(
+    LoadOptions,
+    { outDir: flags.out, datasetDir: flags.dataset, ...config.load, snapshotDate: flags.snapshotDate },
+    { outDir: '--out', datasetDir: '--dataset' },
+  );
+}
+
+/** A stage's options from flags: a bad value is a usage error that names the flag. */
+export function parseOptions<T extends z.ZodType>(schema: T, input: unknown, flagOf: Record<string, string>): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const key = String(issue.path[0] ?? '');
+  const flag = flagOf[key] ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  throw new UsageError('FLAG_INVALID', `${flag}: ${issue.message}`);
 }
 
 /** '--worker 1/4' → { index: 1, count: 4 }. */

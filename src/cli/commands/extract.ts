@@ -3,7 +3,7 @@ import type { ProgramDeps } from '../program.js';
 import {
   addCommonFlags,
   addExtractFlags,
-  configFromExtractFlags,
+  configFromFlags,
   createStageContext,
   filterFromConfig,
   parseWorker,
@@ -15,8 +15,8 @@ export function extractCommand(deps: ProgramDeps): Command {
   const cmd = new Command('extract').description(
     'read articles from a PMC source into article and figure manifests with clean images',
   );
-  addExtractFlags(addCommonFlags(cmd)).action(async (flags: ExtractFlags) => {
-    const config = configFromExtractFlags(flags);
+  addExtractFlags(addCommonFlags(cmd)).action(async (flags: ExtractFlags, self: Command) => {
+    const config = configFromFlags(self);
     const filter = filterFromConfig(config);
     const ctx = createStageContext(flags, deps.signal);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
@@ -25,4 +25,3 @@ export function extractCommand(deps: ProgramDeps): Command {
   });
   return cmd;
 }
-

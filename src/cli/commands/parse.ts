@@ -1,16 +1,15 @@
 import { Command } from 'commander';
-import { resolveConfig } from '../../config/schema.js';
 import { ItemError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
-import { addCommonFlags, type CommonFlags } from '../shared.js';
+import { addCommonFlags, configFromFlags, type CommonFlags } from '../shared.js';
 
 export function parseCommand(): Command {
   const cmd = new Command('parse')
     .description('print one JSON line per article found in the given JATS/nXML files (what extract sees)')
     .argument('<files...>', 'article XML files');
   // The output is JSON lines with or without --json; the counts go to the log on stderr.
-  addCommonFlags(cmd).action(async (files: string[], flags: CommonFlags) => {
-    resolveConfig({ configFile: flags.config });
+  addCommonFlags(cmd).action(async (files: string[], flags: CommonFlags, self: Command) => {
+    configFromFlags(self);
     const log = createLogger(flags.logLevel);
     const { parseFiles } = await import('../../jats/parse.js');
     const summary = await parseFiles(files, (line) => process.stdout.write(line + '\n'));

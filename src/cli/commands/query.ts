@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { addCommonFlags, createStageContext, printSummary, type CommonFlags } from '../shared.js';
+import { addCommonFlags, configFromFlags, createStageContext, parseOptions, printSummary, type CommonFlags } from '../shared.js';
 
 interface QueryFlags extends CommonFlags {
   where: string;
@@ -19,20 +19,23 @@ export function queryCommand(deps: ProgramDeps): Command {
     .option('--subset <dir>', 'write the matching samples as a new dataset')
     .option('--shard-max-bytes <n>', 'shard size of the subset')
     .option('--shard-max-samples <n>', 'samples per shard of the subset');
-  addCommonFlags(cmd).action(async (dataset: string, flags: QueryFlags) => {
-    const ctx = createStageContext(flags, deps.signal);
+  addCommonFlags(cmd).action(async (dataset: string, flags: QueryFlags, self: Command) => {
+    configFromFlags(self);
     const { runQuery, QueryOptions } = await import('../../stages/load/query.js');
-    const result = await runQuery(
-      QueryOptions.parse({
+    const options = parseOptions(
+      QueryOptions,
+      {
         datasetDir: dataset,
         where: flags.where,
         output: flags.output,
         subsetDir: flags.subset,
         shardMaxBytes: flags.shardMaxBytes,
         shardMaxSamples: flags.shardMaxSamples,
-      }),
-      ctx,
+      },
+      { datasetDir: '<dataset>', subsetDir: '--subset' },
     );
+    const ctx = createStageContext(flags, deps.signal);
+    const result = await runQuery(options, ctx);
     const groups = Object.entries(result.byGroup).map(([g, n]) => `${g}=${n}`).join(' ');
     printSummary(
       flags,

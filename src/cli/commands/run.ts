@@ -4,10 +4,10 @@ import {
   addCommonFlags,
   addExtractFlags,
   addLoadFlags,
-  configFromExtractFlags,
+  configFromFlags,
   createStageContext,
   filterFromConfig,
-  loadOptionsFromFlags,
+  loadOptions,
   parseWorker,
   printSummary,
   type ExtractFlags,
@@ -18,9 +18,11 @@ export function runCommand(deps: ProgramDeps): Command {
   const cmd = new Command('run')
     .description('every stage in order: extract → (enrich) → load (transform slots in before load)')
     .option('--enrich', 'add PubMed MeSH terms between extract and load (needs E-utilities; set NCBI_API_KEY, NCBI_EMAIL)');
-  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & { enrich?: boolean }) => {
-    const config = configFromExtractFlags(flags);
+  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & { enrich?: boolean }, self: Command) => {
+    const config = configFromFlags(self);
     const filter = filterFromConfig(config);
+    // Checked before extract starts: a bad load flag must not wait for a long extract to surface.
+    const loadOpts = await loadOptions(config, flags);
     const ctx = createStageContext(flags, deps.signal);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
     const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
@@ -38,7 +40,7 @@ export function runCommand(deps: ProgramDeps): Command {
       enrich = summary;
       enriched = `${formatEnrichSummary(summary)}\n\n`;
     }
-    const load = await runLoad(await loadOptionsFromFlags(flags), ctx);
+    const load = await runLoad(loadOpts, ctx);
     printSummary(flags, { extract, enrich, load }, `${formatExtractSummary(extract)}\n\n${enriched}${formatLoadSummary(load)}`);
   });
   return cmd;
