@@ -4,6 +4,7 @@
  * Behaviour of the stages is tested beside them and in test/.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +78,16 @@ describe('biomedica CLI', () => {
     const r = await runCli(['extract', '--source', 'sample', '--out', join(dir, 'cfg'), '--config', typo]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /CONFIG_UNKNOWN: unknown setting extract\.unitSiz in .*typo\.json; did you mean extract\.unitSize\?/);
+  });
+
+  test('dates are calendar days: a usage error before any work', async () => {
+    const from = await runCli(['extract', '--source', 'sample', '--out', join(dir, 'dates'), '--updated-from', '2025-13-45']);
+    assert.equal(from.code, 2, from.stderr);
+    assert.match(from.stderr, /FLAG_INVALID: --updated-from "2025-13-45": expected a calendar date/);
+    const snapshot = await runCli(['load', '--out', join(dir, 'dates'), '--snapshot-date', '2025-02-30']);
+    assert.equal(snapshot.code, 2, snapshot.stderr);
+    assert.match(snapshot.stderr, /FLAG_INVALID: --snapshot-date 2025-02-30: not a calendar date/);
+    assert.ok(!existsSync(join(dir, 'dates')), 'nothing was written');
   });
 
   test('a stage run before its input exists exits 3 with a hint', async () => {

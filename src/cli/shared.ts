@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { z } from 'zod';
-import { resolveConfig, type Config, type FlagSetting, type SettingPath } from '../config/schema.js';
+import { isCalendarDay, resolveConfig, type Config, type FlagSetting, type SettingPath } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
@@ -165,7 +165,7 @@ export async function loadOptions(config: Config, flags: LoadFlags) {
   const { LoadOptions } = await import('../stages/load/run-load.js');
   return parseOptions(
     LoadOptions,
-    { outDir: flags.out, datasetDir: flags.dataset, ...config.load, snapshotDate: flags.snapshotDate },
+    { outDir: flags.out, datasetDir: flags.dataset, ...config.load, snapshotDate: calendarDayFlag(flags.snapshotDate, '--snapshot-date') },
     { outDir: '--out', datasetDir: '--dataset' },
   );
 }
@@ -178,6 +178,13 @@ export function parseOptions<T extends z.ZodType>(schema: T, input: unknown, fla
   const key = String(issue.path[0] ?? '');
   const flag = flagOf[key] ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   throw new UsageError('FLAG_INVALID', `${flag}: ${issue.message}`);
+}
+
+export function calendarDayFlag(value: string | undefined, flag: string): string | undefined {
+  if (value !== undefined && !isCalendarDay(value)) {
+    throw new UsageError('FLAG_INVALID', `${flag} ${value}: not a calendar date (YYYY-MM-DD)`, { hint: `e.g. ${flag} 2025-02-28` });
+  }
+  return value;
 }
 
 /** '--worker 1/4' → { index: 1, count: 4 }. */

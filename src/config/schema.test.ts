@@ -104,3 +104,17 @@ test('a bad flag value is reported under the flag, with the value as typed', () 
     },
   );
 });
+
+test('dates are real calendar days, and a range must not be reversed', () => {
+  for (const bad of ['2025-02-30', '2025-13-45', '2024-00-10', '2023-02-29', '2025-1-05']) {
+    assert.throws(() => resolveConfig({ env: {}, flags: [{ setting: 'filter.updatedFrom', flag: '--updated-from', value: bad }] }), {
+      code: 'FLAG_INVALID',
+      message: new RegExp(`^--updated-from "${bad}": expected a calendar date`),
+    });
+  }
+  assert.equal(resolveConfig({ env: {}, overrides: { filter: { updatedFrom: '2024-02-29' } } }).filter.updatedFrom, '2024-02-29');
+  assert.throws(() => resolveConfig({ env: {}, overrides: { filter: { updatedFrom: '2025-03-01', updatedTo: '2025-02-01' } } }), {
+    code: 'CONFIG_INVALID',
+    message: /no article can match/,
+  });
+});

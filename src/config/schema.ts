@@ -11,7 +11,17 @@ import { UsageError } from '../errors.js';
 
 const LicenseGroups = z.array(z.enum(['commercial', 'noncommercial', 'other'])).min(1);
 
-const IsoDay = z.union([z.literal(''), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')]);
+/** True for a real calendar day written YYYY-MM-DD (2025-02-30 and 2025-13-45 are not). */
+export function isCalendarDay(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+export const CalendarDay = z.string().refine(isCalendarDay, 'expected a calendar date YYYY-MM-DD');
+const OptionalDay = z.union([z.literal(''), CalendarDay]);
 
 export const Config = z.strictObject({
   source: z.strictObject({
@@ -19,14 +29,19 @@ export const Config = z.strictObject({
     cloudBaseUrl: z.string().url(),
     keepDownloads: z.boolean(),
   }),
-  filter: z.strictObject({
-    licenseGroups: LicenseGroups,
-    includeRetracted: z.boolean(),
-    limit: z.number().int().min(0),
-    updatedFrom: IsoDay,
-    updatedTo: IsoDay,
-    pmcidsFile: z.string(),
-  }),
+  filter: z
+    .strictObject({
+      licenseGroups: LicenseGroups,
+      includeRetracted: z.boolean(),
+      limit: z.number().int().min(0),
+      updatedFrom: OptionalDay,
+      updatedTo: OptionalDay,
+      pmcidsFile: z.string(),
+    })
+    .refine((f) => !f.updatedFrom || !f.updatedTo || f.updatedFrom <= f.updatedTo, {
+      message: 'the start of the date range (updatedFrom) is after its end (updatedTo): no article can match',
+      path: ['updatedFrom'],
+    }),
   network: z.strictObject({
     connections: z.number().int().min(1).max(256),
     requestsPerSecond: z.number().min(0),

@@ -23,6 +23,7 @@ import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs
 import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { CalendarDay } from '../../config/schema.js';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
 import { EXTRACT_SCHEMA, EXTRACT_VERSION, ExtractManifest, extractPaths } from '../../manifest/extract-manifest.js';
 import { readJsonIfExists, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
@@ -64,10 +65,7 @@ export const LoadOptions = z.object({
    */
   includeSubArticles: z.boolean().default(true),
   /** Overrides the snapshot date the extract manifest records ('YYYY-MM-DD'). */
-  snapshotDate: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/)
-    .optional(),
+  snapshotDate: CalendarDay.optional(),
   /**
    * Worker `index` of `count` (0-based) writes the shards whose ordinal over the whole plan (groups
    * in order, then shard number) ≡ index (mod count); the other workers share the dataset folder
