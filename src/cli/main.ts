@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BiomedicaError, ExitCode } from '../errors.js';
+import { commandPrefix, runnableCommands } from './invocation.js';
 import { buildProgram } from './program.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -19,7 +20,8 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const program: Command = buildProgram({ signal: controller.signal });
+  // --help shows the command as the user can type it here (npx biomedica, biomedica, node …).
+  const program: Command = buildProgram({ signal: controller.signal }).name(commandPrefix());
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
@@ -37,8 +39,8 @@ function report(error: unknown): number {
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof BiomedicaError) {
-    process.stderr.write(`biomedica: error ${error.code}: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+    process.stderr.write(`biomedica: error ${error.code}: ${runnableCommands(error.message)}\n`);
+    if (error.hint) process.stderr.write(`  hint: ${runnableCommands(error.hint)}\n`);
     return error.exitCode;
   }
   process.stderr.write(`biomedica: internal error: ${(error as Error)?.stack ?? String(error)}\n`);

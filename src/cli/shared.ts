@@ -9,6 +9,7 @@ import { isCalendarDay, resolveConfig, type Config, type FlagSetting, type Setti
 import { UsageError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
+import { runnableCommands } from './invocation.js';
 import type { StageContext } from '../pipeline/context.js';
 import type { SourceFilter } from '../sources/types.js';
 
@@ -140,7 +141,7 @@ export function createStageContext(flags: CommonFlags, signal: AbortSignal): Sta
 
 /** The summary goes to stdout: JSON with --json, readable text otherwise. */
 export function printSummary(flags: CommonFlags, summary: unknown, human: string): void {
-  process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : human + '\n');
+  process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : runnableCommands(human) + '\n');
 }
 
 /** Load flags read directly; the shard and layout flags set config settings (SETTING_FLAGS). */
