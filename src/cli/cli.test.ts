@@ -4,12 +4,12 @@
  * Behaviour of the stages is tested beside them and in test/.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { repoRoot, runCli } from '../../test/helpers/cli.js';
+import { collect, repoRoot, runCli, spawnCli } from '../../test/helpers/cli.js';
 import { buildProgram } from './program.js';
 
 describe('biomedica CLI', () => {
@@ -106,6 +106,27 @@ describe('biomedica CLI', () => {
     assert.match(r.stderr, /FAILURE_THRESHOLD/);
     const again = await runCli(['load', '--out', out]);
     assert.equal(again.code, 0, 'the manifest was written before the threshold was applied');
+  });
+
+  test('Ctrl-C says what happens: the unit in progress is discarded, finished ones are kept and a rerun resumes', async () => {
+    const out = join(dir, 'interrupted');
+    const args = ['extract', '--source', 'sample', '--out', out, '--unit-size', '8', '--no-progress'];
+    const child = spawnCli(args);
+    const result = collect(child);
+    const units = join(out, 'extract', 'units');
+    const done = () => (existsSync(units) ? readdirSync(units).filter((u) => existsSync(join(units, u, 'done.json'))).length : 0);
+    while (done() < 1 && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGINT');
+    const r = await result;
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /SIGINT received: stopping\. The unit or shard in progress is discarded and redone by the next run; finished ones are kept/);
+    assert.doesNotMatch(r.stderr, /finishing the current unit/);
+    const kept = done();
+    assert.ok(kept >= 1 && kept < 8, `a partial run: ${kept} units done`);
+    assert.ok(!existsSync(join(out, 'extract', 'manifest.json')));
+    const rerun = await runCli([...args, '--json']);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.equal(JSON.parse(rerun.stdout).unitsSkipped, kept, 'exactly the finished units are kept; the others are redone');
   });
 
   test('--json puts the summary alone on stdout; logs stay on stderr', async () => {

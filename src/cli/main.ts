@@ -14,8 +14,14 @@ export async function main(argv: string[]): Promise<number> {
     signals++;
     // A second signal means "now": finished units are on disk already.
     if (signals > 1) process.exit(ExitCode.interrupted);
-    process.stderr.write(`\nbiomedica: ${signal} received, finishing the current unit (send again to stop now)\n`);
+    // Abort first: the progress bar listens and clears itself, so it cannot draw over this message.
+    // What stages do on abort: the unit or shard in flight is dropped, never marked done, and redone
+    // by the next run (src/stages/*); finished ones stay.
     controller.abort(new Error(signal));
+    process.stderr.write(
+      `biomedica: ${signal} received: stopping. The unit or shard in progress is discarded and redone by the next run; ` +
+        `finished ones are kept: rerun the same command to resume. ${signal === 'SIGINT' ? 'Press Ctrl-C' : 'Send it'} again to quit at once.\n`,
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -135,7 +135,7 @@ export function filterFromConfig(config: Config): SourceFilter {
 
 export function createStageContext(flags: CommonFlags, signal: AbortSignal): StageContext {
   const log = createLogger(flags.logLevel);
-  const progress = createProgress(log, { tty: flags.progress === false ? false : undefined });
+  const progress = createProgress(log, { tty: flags.progress === false ? false : undefined, signal });
   return { log, progress, signal };
 }
 
