@@ -192,8 +192,9 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
     'data is subject to the terms of the PMC Open Access Subset and of the PMC Cloud Service bucket it',
     'was read from; see https://pmc.ncbi.nlm.nih.gov/tools/openftlist/.',
     '',
-    `Left out: ${summary.leftOut.tombstonedArticles} retracted or removed articles, ${summary.leftOut.figuresFiltered}`,
-    `filtered figures (no caption or image too small), ${summary.leftOut.figuresFailed} figures whose image could not be read.`,
+    `Left out: ${summary.leftOut.tombstonedArticles} retracted or removed articles, ${summary.leftOut.articlesWithoutSamples} articles`,
+    `with no figure to keep, ${summary.leftOut.figuresFiltered} filtered figures (no caption or image too small),`,
+    `${summary.leftOut.figuresFailed} figures whose image could not be read.`,
     '',
   );
   return yaml.join('\n') + '\n' + body.join('\n');

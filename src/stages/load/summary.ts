@@ -83,7 +83,8 @@ export function formatLoadSummary(s: LoadSummary): string {
   }
   const l = s.leftOut;
   lines.push(
-    `Left out: ${n(l.tombstonedArticles)} retracted/removed articles, ${n(l.figuresFiltered)} filtered figures` +
+    `Left out: ${n(l.tombstonedArticles)} retracted/removed articles, ${n(l.articlesWithoutSamples)} articles with no figure to keep,` +
+      ` ${n(l.figuresFiltered)} filtered figures` +
       ` (${counts(s.filteredByReason)}), ${n(l.figuresFailed)} failed figures, ${n(l.subArticleFigures)} sub-article figures,` +
       ` ${n(l.samplesFailed)} images load could not use.`,
   );
