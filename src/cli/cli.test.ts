@@ -157,6 +157,14 @@ describe('biomedica CLI', () => {
     assert.doesNotMatch(bad.stderr, /shardMaxBytes/);
   });
 
+  test('query --output in an unknown format is a usage error, and writes nothing', async () => {
+    const xlsx = join(dir, 'keys.xlsx');
+    const r = await runCli(['query', join(dir, 'ds-file'), '--where', 'true', '--output', xlsx]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /FLAG_INVALID: --output: unknown output format; the file name must end in \.txt, \.parquet, \.csv, \.jsonl, \.json/);
+    assert.ok(!existsSync(xlsx));
+  });
+
   test('parse prints one JSON line per article and a line per unreadable file', async () => {
     const bad = join(dir, 'bad.xml');
     await writeFile(bad, '<article><front></article>');

@@ -15,7 +15,7 @@ export function queryCommand(deps: ProgramDeps): Command {
     .description('filter a dataset through its Parquet index: write the matching keys, rows, or a new shard set')
     .argument('<dataset>', 'dataset folder written by load')
     .requiredOption('--where <sql>', "SQL predicate over the index, e.g. \"image_panel_type = 'Microscopy'\"")
-    .option('--output <file>', 'matching keys (.txt) or index rows (.parquet, .csv, .jsonl)')
+    .option('--output <file>', 'matching keys (.txt) or index rows (.parquet, .csv, .jsonl, .json)')
     .option('--subset <dir>', 'write the matching samples as a new dataset')
     .option('--shard-max-bytes <n>', 'shard size of the subset')
     .option('--shard-max-samples <n>', 'samples per shard of the subset');

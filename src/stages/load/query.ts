@@ -39,12 +39,27 @@ import { LeadChooser } from './lead.js';
 import type { DatasetSummary } from './summary.js';
 import { BLOCK, END_OF_ARCHIVE, memberBytes } from './tar.js';
 
+/** What --output writes, by the file's extension: DuckDB COPY options, or the key list. */
+export const OUTPUT_FORMATS: Record<string, string | null> = {
+  '.txt': null,
+  '.parquet': 'FORMAT parquet, COMPRESSION zstd',
+  '.csv': 'FORMAT csv, HEADER true',
+  '.jsonl': 'FORMAT json',
+  '.json': 'FORMAT json, ARRAY true',
+};
+
 export const QueryOptions = z.object({
   datasetDir: z.string().min(1),
   /** An SQL predicate over the index, e.g. "image_panel_type = 'Microscopy' AND image_width >= 256". */
   where: z.string().min(1),
-  /** Matching keys, one a line; or, for a .parquet / .csv / .jsonl path, the matching index rows. */
-  output: z.string().min(1).optional(),
+  /** Matching keys, one a line (.txt); or the matching index rows (.parquet, .csv, .jsonl, .json). */
+  output: z
+    .string()
+    .min(1)
+    .refine((path) => Object.hasOwn(OUTPUT_FORMATS, extname(path).toLowerCase()), {
+      message: `unknown output format; the file name must end in ${Object.keys(OUTPUT_FORMATS).join(', ')}`,
+    })
+    .optional(),
   /** A new dataset folder with only the matching samples. */
   subsetDir: z.string().min(1).optional(),
   /** Shard limits of the subset; default: the source dataset's. */
@@ -118,15 +133,10 @@ export async function runQuery(options: QueryOptions, ctx: Pick<StageContext, 'l
       await mkdir(dirname(out), { recursive: true });
       const tmp = join(dirname(out), `.${basename(out)}.tmp`);
       const ext = extname(out).toLowerCase();
-      const rowColumns = INDEX_COLUMNS.map(sqlIdent).join(', ');
-      const copy =
-        ext === '.parquet'
-          ? `COPY (${matching(rowColumns)}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`
-          : ext === '.csv'
-            ? `COPY (${matching(rowColumns)}) TO ${sqlString(tmp)} (FORMAT csv, HEADER true)`
-            : ext === '.jsonl' || ext === '.json'
-              ? `COPY (${matching(rowColumns)}) TO ${sqlString(tmp)} (FORMAT json)`
-              : `COPY (${matching('key')}) TO ${sqlString(tmp)} (FORMAT csv, HEADER false)`;
+      const format = OUTPUT_FORMATS[ext];
+      const copy = format
+        ? `COPY (${matching(INDEX_COLUMNS.map(sqlIdent).join(', '))}) TO ${sqlString(tmp)} (${format})`
+        : `COPY (${matching('key')}) TO ${sqlString(tmp)} (FORMAT csv, HEADER false)`;
       await (await conn.prepare(copy)).run();
       await rename(tmp, out);
       result.output = out;
