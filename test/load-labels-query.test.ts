@@ -159,6 +159,7 @@ describe('query', () => {
       testContext(),
     );
     assert.ok(r.subsetShards >= 3);
+    assert.match(await readFile(join(subset, 'README.md'), 'utf8'), /A subset of another build of this dataset:\*\* the samples whose index row matches `image_panel_type <> ''`/);
     const report = await runVerify(subset, testContext());
     assert.deepEqual(report.defects, []);
     assert.equal(report.samples, r.matched);

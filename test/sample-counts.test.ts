@@ -4,7 +4,7 @@
  * calls ok is either in the dataset or listed by load as left out, with the reason.
  */
 import assert from 'node:assert/strict';
-import { readdir, mkdtemp, rm } from 'node:fs/promises';
+import { readdir, readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -35,6 +35,13 @@ describe('the demo run on the bundled sample: counts agree', () => {
     for (const unit of await readdir(units)) files += (await readdir(join(units, unit, 'images'))).length;
     assert.equal(files, extract.totals.images);
     assert.equal(load.samples, extract.totals.images);
+  });
+
+  test('the card states the scope of this build: the whole sample listing, read from a local mirror', async () => {
+    const card = await readFile(join(load.datasetDir, 'README.md'), 'utf8');
+    assert.match(card, /Every figure image of the PubMed Central Open Access Subset as listed on \d{4}-\d\d-\d\d, read from a local copy/);
+    assert.doesNotMatch(card, /Cloud Service bucket|a selection/);
+    assert.match(card, new RegExp(`^${load.leftOut.articlesWithoutSamples} articles with no figure to keep,$`, 'm'));
   });
 
   test("extract's ok articles = load's articles + those it left out, and the summary says so", () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -147,7 +147,10 @@ describe('biomedica CLI', () => {
     const samples = JSON.parse(fromFile.stdout).samples as number;
     assert.ok(samples > 2, `the test needs more than 2 samples, got ${samples}`);
     const shardsOf = (stdout: string) => (JSON.parse(stdout).groups as { shards: number }[]).reduce((a, g) => a + g.shards, 0);
-    assert.ok(shardsOf(fromFile.stdout) >= Math.ceil(samples / 2) , 'load.shardMaxSamples from the file applies');
+    assert.ok(shardsOf(fromFile.stdout) >= Math.ceil(samples / 2), 'load.shardMaxSamples from the file applies');
+    // The extract took --limit 5: the card must not claim every figure of PMC-OA.
+    const card = await readFile(join(dir, 'ds-file', 'README.md'), 'utf8');
+    assert.match(card, /A selection, not the whole PubMed Central Open Access Subset:\*\* only the first 5 matching articles/);
     const flagWins = await runCli(['load', '--out', out, '--dataset', join(dir, 'ds-flag'), '--config', config, '--shard-max-samples', '1000', '--json']);
     assert.equal(flagWins.code, 0, flagWins.stderr);
     assert.ok(shardsOf(flagWins.stdout) <= 3, 'at most one shard per license group');

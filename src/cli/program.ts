@@ -1,5 +1,6 @@
 /** Composes the commands. Each command file only declares flags, parses them and calls a stage. */
 import { Command } from 'commander';
+import { TOOL_VERSION } from '../version.js';
 import { extractCommand } from './commands/extract.js';
 import { parseCommand } from './commands/parse.js';
 import { enrichCommand } from './commands/enrich.js';
@@ -15,7 +16,7 @@ export interface ProgramDeps {
 export function buildProgram(deps: ProgramDeps): Command {
   const program = new Command('biomedica')
     .description('Build the BIOMEDICA dataset from PubMed Central Open Access: extract → transform → load')
-    .version('0.1.0')
+    .version(TOOL_VERSION)
     .addCommand(extractCommand(deps))
     .addCommand(enrichCommand(deps))
     .addCommand(loadCommand(deps))

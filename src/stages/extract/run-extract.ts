@@ -22,6 +22,7 @@ import {
   unitStatsOf,
   writeUnitRecords,
   extractPaths,
+  type Selection,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
 import { readJsonIfExists, sha256, sha256File, stableStringify, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
@@ -182,6 +183,7 @@ export async function runExtract(
     units,
     totals,
     tombstonesSha256,
+    selection: selectionOf(filter),
   };
   await writeJsonIfChanged(paths.manifest, manifest);
   await planner?.afterManifest(plan, ctx);
@@ -207,6 +209,17 @@ export async function runExtract(
     });
   }
   return summary;
+}
+
+function selectionOf(filter: SourceFilter): Selection {
+  return {
+    licenseGroups: [...(filter.licenseGroups ?? [])],
+    limit: filter.limit ?? 0,
+    pmcids: filter.pmcids?.size ?? 0,
+    updatedFrom: filter.updatedFrom ?? '',
+    updatedTo: filter.updatedTo ?? '',
+    includeRetracted: filter.includeRetracted ?? false,
+  };
 }
 
 /** Only what changes the bytes of the output goes into the options hash. */

@@ -19,7 +19,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
-import { readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
+import { readJsonIfExists, readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../manifest/io.js';
 import {
   ArticleRow,
   IndexRow,
@@ -36,7 +36,7 @@ import type { StageContext } from '../../pipeline/context.js';
 import { renderCard } from './card.js';
 import { sqlIdent, sqlString, withDuckDb } from './parquet.js';
 import { LeadChooser } from './lead.js';
-import type { DatasetSummary } from './summary.js';
+import type { BuildScope, DatasetSummary } from './summary.js';
 import { BLOCK, END_OF_ARCHIVE, memberBytes } from './tar.js';
 
 /** What --output writes, by the file's extension: DuckDB COPY options, or the key list. */
@@ -150,6 +150,7 @@ export async function runQuery(options: QueryOptions, ctx: Pick<StageContext, 'l
         sourceManifest: manifest,
         sourceManifestSha256: await sha256File(paths.manifest),
         subset,
+        scope: { ...(await sourceScope(paths.summary, manifest)), subsetWhere: options.where },
         select: matching('key, shard, "offset", sample_bytes, article_id, article_license_group, image_bytes, image_panel_type'),
         shardMaxBytes: options.shardMaxBytes ?? manifest.options.shardMaxBytes,
         shardMaxSamples: options.shardMaxSamples ?? manifest.options.shardMaxSamples,
@@ -185,11 +186,25 @@ interface Hit {
   panelType: string;
 }
 
+/** The scope of the dataset a subset is cut from (its stats/summary.json), so the subset's card can state it. */
+async function sourceScope(summaryPath: string, manifest: LoadManifest): Promise<BuildScope> {
+  let summary: Partial<DatasetSummary> | undefined;
+  try {
+    summary = (await readJsonIfExists(summaryPath)) as Partial<DatasetSummary> | undefined;
+  } catch (error) {
+    // A damaged stats file costs the subset's card its scope line, not the query.
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  if (summary?.scope?.source) return summary.scope;
+  return { source: { kind: 'unknown', url: '', snapshotDate: manifest.snapshotDate } };
+}
+
 interface SubsetInput {
   source: string;
   sourceManifest: LoadManifest;
   sourceManifestSha256: string;
   subset: string;
+  scope: BuildScope;
   select: string;
   shardMaxBytes: number;
   shardMaxSamples: number;
@@ -384,6 +399,7 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
     bytes: groups.reduce((a, g) => a + g.bytes, 0),
   };
   const summary: DatasetSummary = {
+    scope: input.scope,
     layout: src.layout,
     snapshotDate: src.snapshotDate,
     ...totals,

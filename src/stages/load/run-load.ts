@@ -531,6 +531,7 @@ function datasetSummary(plan: Plan, extract: ExtractManifest, layout: DatasetSum
   });
   const sum = (k: 'samples' | 'articles' | 'shards' | 'bytes') => groups.reduce((a, g) => a + g[k], 0);
   return {
+    scope: { source: extract.source, ...(extract.selection ? { selection: extract.selection } : {}) },
     layout,
     snapshotDate,
     samples: sum('samples'),

@@ -3,6 +3,7 @@
  * stats/summary.json and stays byte-identical across reruns); LoadSummary adds where the dataset
  * is and what this particular run did.
  */
+import type { Selection } from '../../manifest/extract-manifest.js';
 import type { LicenseGroup } from '../../manifest/load-manifest.js';
 import { formatBytes } from './card.js';
 import type { LeftOut } from './plan.js';
@@ -16,7 +17,18 @@ export interface GroupSummary {
   bytes: number;
 }
 
+/** What the dataset covers: the card states its scope from this, not from what a full build would be. */
+export interface BuildScope {
+  /** Where extract read the articles (its manifest's source). */
+  source: { kind: string; url: string; snapshotDate: string };
+  /** The extract's filters; absent when the extract did not record them. */
+  selection?: Selection;
+  /** A query subset: the predicate that chose its samples from the dataset it was cut from. */
+  subsetWhere?: string;
+}
+
 export interface DatasetSummary {
+  scope: BuildScope;
   layout: Layout;
   snapshotDate: string;
   samples: number;
