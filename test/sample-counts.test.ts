@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { formatLoadSummary, type LoadSummary } from '../src/stages/load/summary.js';
 import type { ExtractSummary } from '../src/stages/extract/run-extract.js';
-import { runCli } from './helpers/cli.js';
+import type { FigureRecord } from '../src/manifest/records.js';
+import { figureKey } from '../src/stages/extract/article.js';
+import { articleIdOf } from '../src/sources/types.js';
+import { repoRoot, runCli } from './helpers/cli.js';
 
 describe('the demo run on the bundled sample: counts agree', () => {
   let out: string;
@@ -42,6 +45,29 @@ describe('the demo run on the bundled sample: counts agree', () => {
     assert.match(card, /Every figure image of the PubMed Central Open Access Subset as listed on \d{4}-\d\d-\d\d, read from a local copy/);
     assert.doesNotMatch(card, /Cloud Service bucket|a selection/);
     assert.match(card, new RegExp(`^${load.leftOut.articlesWithoutSamples} articles with no figure to keep,$`, 'm'));
+  });
+
+  test("the README's key examples are real keys: the legacy one is in this build, the cloud one is the same with the version", async () => {
+    const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+    const bullet = /^- Keys look like [\s\S]*?(?=^- )/m.exec(readme)?.[0] ?? '';
+    const examples = [...bullet.matchAll(/`(PMC\w+)`/g)].map((m) => m[1]!);
+    assert.ok(examples.length >= 3, bullet);
+    const keys = new Set<string>();
+    const units = join(out, 'extract', 'units');
+    for (const unit of await readdir(units)) {
+      for (const line of (await readFile(join(units, unit, 'figures.jsonl'), 'utf8')).trim().split('\n')) {
+        const figure = JSON.parse(line) as FigureRecord;
+        keys.add(figure.key);
+        for (const image of figure.images) keys.add(image.key);
+      }
+    }
+    for (const example of examples) {
+      const m = /^(PMC\d+)(?:_(\d+))?_f(\d{3})(?:_(\d+))?$/.exec(example);
+      assert.ok(m, `${example}: not a key shape`);
+      const figure = figureKey(articleIdOf(m[1]!, m[2] === undefined ? null : Number(m[2])), Number(m[3]));
+      assert.equal(m[4] === undefined ? figure : `${figure}_${m[4]}`, example, 'the key as extract builds it');
+      if (m[2] === undefined && m[4] === undefined) assert.ok(keys.has(example), `${example} is a key of the bundled sample`);
+    }
   });
 
   test("extract's ok articles = load's articles + those it left out, and the summary says so", () => {
