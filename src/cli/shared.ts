@@ -7,9 +7,10 @@ import { Command, Option } from 'commander';
 import type { z } from 'zod';
 import { isCalendarDay, resolveConfig, type Config, type FlagSetting, type SettingPath } from '../config/schema.js';
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
 import { runnableCommands } from './invocation.js';
+import { resolveWorker, type WorkerAssignment } from './worker.js';
 import type { StageContext } from '../pipeline/context.js';
 import type { SourceFilter } from '../sources/types.js';
 
@@ -51,7 +52,7 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--connections <n>', 'connections per host')
     .option('--rps <n>', 'requests per second cap')
     .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
-    .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
+    .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out (default: from a Kubernetes Indexed Job, Slurm or AWS Batch array, see scripts/cluster/)')
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
 
@@ -188,14 +189,18 @@ export function calendarDayFlag(value: string | undefined, flag: string): string
   return value;
 }
 
-/** '--worker 1/4' → { index: 1, count: 4 }. */
-export function parseWorker(value: string | undefined): { index: number; count: number } | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
-  const index = Number(m?.[1]);
-  const count = Number(m?.[2]);
-  if (!m || count < 1 || index >= count) {
-    throw new UsageError('FLAG_INVALID', `--worker expects i/n with 0 ≤ i < n, got "${value}"`, { hint: 'e.g. --worker 0/4 … --worker 3/4' });
-  }
-  return { index, count };
+/**
+ * This process's share of a split run: --worker, else the scheduler's variables (worker.ts). A
+ * --plan-only step runs once before the workers, so it ignores the scheduler's variables.
+ */
+export function workerFromFlags(flags: { worker?: string; planOnly?: boolean }): WorkerAssignment | undefined {
+  if (flags.planOnly && flags.worker === undefined) return undefined;
+  return resolveWorker(flags.worker);
+}
+
+/** The log says where i/n came from: a wrong split is otherwise hard to see. */
+export function logWorker(log: Logger, worker: WorkerAssignment | undefined): { index: number; count: number } | undefined {
+  if (!worker) return undefined;
+  log.info({ worker: `${worker.index}/${worker.count}`, from: worker.from, ...(worker.overrode ? { overrode: worker.overrode } : {}) }, 'worker assignment');
+  return { index: worker.index, count: worker.count };
 }

@@ -6,8 +6,9 @@ import {
   configFromFlags,
   createStageContext,
   filterFromConfig,
-  parseWorker,
+  logWorker,
   printSummary,
+  workerFromFlags,
   type ExtractFlags,
 } from '../shared.js';
 
@@ -18,9 +19,11 @@ export function extractCommand(deps: ProgramDeps): Command {
   addExtractFlags(addCommonFlags(cmd)).action(async (flags: ExtractFlags, self: Command) => {
     const config = configFromFlags(self);
     const filter = filterFromConfig(config);
+    const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
+    const worker = logWorker(ctx.log, assignment);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
-    const summary = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker: parseWorker(flags.worker) });
+    const summary = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker });
     printSummary(flags, summary, formatExtractSummary(summary));
   });
   return cmd;

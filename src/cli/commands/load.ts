@@ -1,6 +1,16 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { addCommonFlags, addLoadFlags, configFromFlags, createStageContext, loadOptions, parseWorker, printSummary, type LoadFlags } from '../shared.js';
+import {
+  addCommonFlags,
+  addLoadFlags,
+  configFromFlags,
+  createStageContext,
+  loadOptions,
+  logWorker,
+  printSummary,
+  workerFromFlags,
+  type LoadFlags,
+} from '../shared.js';
 
 export function loadCommand(deps: ProgramDeps): Command {
   const cmd = new Command('load').description(
@@ -8,12 +18,16 @@ export function loadCommand(deps: ProgramDeps): Command {
   );
   // --worker is the load command's own: under `run` it belongs to extract (see commands/run.ts).
   addLoadFlags(addCommonFlags(cmd.option('--out <dir>', 'run folder holding extract/ (and transform/)', 'out')))
-    .option('--worker <i/n>', 'be worker i of n (0-based): write shards i, i+n, i+2n… of the plan; all workers share --out and --dataset')
+    .option(
+      '--worker <i/n>',
+      'be worker i of n (0-based): write shards i, i+n, i+2n… of the plan; all workers share --out and --dataset (default: from a Kubernetes Indexed Job, Slurm or AWS Batch array, see scripts/cluster/)',
+    )
     .action(async (flags: LoadFlags & { worker?: string }, self: Command) => {
       const config = configFromFlags(self);
       const options = await loadOptions(config, flags);
-      const worker = parseWorker(flags.worker);
+      const assignment = workerFromFlags(flags);
       const ctx = createStageContext(flags, deps.signal);
+      const worker = logWorker(ctx.log, assignment);
       const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
       const summary = await runLoad({ ...options, worker }, ctx);
       printSummary(flags, summary, formatLoadSummary(summary));

@@ -8,8 +8,9 @@ import {
   createStageContext,
   filterFromConfig,
   loadOptions,
-  parseWorker,
+  logWorker,
   printSummary,
+  workerFromFlags,
   type ExtractFlags,
   type LoadFlags,
 } from '../shared.js';
@@ -23,10 +24,12 @@ export function runCommand(deps: ProgramDeps): Command {
     const filter = filterFromConfig(config);
     // Checked before extract starts: a bad load flag must not wait for a long extract to surface.
     const loadOpts = await loadOptions(config, flags);
+    const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
+    const worker = logWorker(ctx.log, assignment);
     const { extractFromConfig, formatExtractSummary } = await import('../../stages/extract/from-config.js');
     const { runLoad, formatLoadSummary } = await import('../../stages/load/run-load.js');
-    const extract = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker: parseWorker(flags.worker) });
+    const extract = await extractFromConfig(config, flags.out, filter, ctx, { sync: flags.sync, planOnly: flags.planOnly, worker });
     if (!extract.complete) {
       // Other workers still hold units: the last one to finish (or a plain rerun) goes on to load.
       printSummary(flags, { extract }, formatExtractSummary(extract));
