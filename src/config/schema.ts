@@ -234,7 +234,7 @@ function configError(issue: z.core.$ZodIssue, layers: { origin: Origin; values: 
   switch (origin.kind) {
     case 'flags': {
       const flag = origin.flags.find((f) => f.setting === setting)?.flag ?? setting;
-      return new UsageError('FLAG_INVALID', `${flag}${shown}: ${issue.message}`, { setting, hint: `see ${flag} in --help` });
+      return new UsageError('FLAG_INVALID', `${flag}${shown}: ${issue.message}`, { setting, hint: `${flag} sets ${setting}: its values are in config/README.md` });
     }
     case 'env':
       // The text as set, not its coercion ("lots", not NaN).
