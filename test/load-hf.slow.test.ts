@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testContext } from '../src/pipeline/context.js';
@@ -129,4 +129,18 @@ test('denormalized: article_reference_list empty in the first samples of a group
     const kinds = merged(r.types)['article_reference_list']!;
     assert.deepEqual([...kinds].sort(), ['list', 'list:str'], `${group}: empty and filled reference lists, strings only`);
   }
+});
+
+test("the card's loading snippet runs as written, from the dataset folder", { skip: hasPython ? false : 'python3 is not installed' }, async () => {
+  const card = await readFile(join(summary.datasetDir, 'README.md'), 'utf8');
+  const snippet = [...card.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('load_dataset('));
+  assert.ok(snippet, 'the card has a load_dataset snippet');
+  const r = spawnSync(python, ['-c', `${snippet}\nprint(next(iter(ds))["__key__"])`], {
+    cwd: summary.datasetDir,
+    encoding: 'utf8',
+    env: { ...process.env, HF_DATASETS_CACHE: join(dir, 'hf-cache-card-snippet'), HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1' },
+  });
+  assert.equal(r.status, 0, `${snippet}\n${r.stderr}`);
+  const first = summary.groups.find((g) => g.samples > 0)!.group;
+  assert.ok(fx.expected[first].includes(r.stdout.trim().split('\n').at(-1)!), r.stdout);
 });

@@ -129,6 +129,22 @@ describe('query', () => {
     assert.ok(rows.every((x) => x['image_panel_type'] === 'Microscopy'));
   });
 
+  test('index rows as JSON lines (.jsonl) or one JSON array (.json); other formats are refused', async () => {
+    const where = "image_panel_type = 'Microscopy'";
+    const jsonl = join(dir, 'q/rows.jsonl');
+    const json = join(dir, 'q/rows.json');
+    const r = await runQuery(QueryOptions.parse({ datasetDir: labelled.datasetDir, where, output: jsonl }), testContext());
+    await runQuery(QueryOptions.parse({ datasetDir: labelled.datasetDir, where, output: json }), testContext());
+    const lines = (await readFile(jsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { key: string });
+    const array = JSON.parse(await readFile(json, 'utf8')) as { key: string }[];
+    assert.equal(lines.length, r.matched);
+    assert.deepEqual(array.map((x) => x.key), lines.map((x) => x.key));
+    for (const output of ['keys.xlsx', 'keys', 'rows.tsv']) {
+      const parsed = QueryOptions.safeParse({ datasetDir: labelled.datasetDir, where, output: join(dir, 'q', output) });
+      assert.equal(parsed.success, false, output);
+    }
+  });
+
   test('can filter on article-table columns', async () => {
     const keys = join(dir, 'q/mesh.txt');
     await runQuery(QueryOptions.parse({ datasetDir: labelled.datasetDir, where: "list_contains(article_mesh_terms, 'Humans')", output: keys }), testContext());
@@ -143,6 +159,7 @@ describe('query', () => {
       testContext(),
     );
     assert.ok(r.subsetShards >= 3);
+    assert.match(await readFile(join(subset, 'README.md'), 'utf8'), /A subset of another build of this dataset:\*\* the samples whose index row matches `image_panel_type <> ''`/);
     const report = await runVerify(subset, testContext());
     assert.deepEqual(report.defects, []);
     assert.equal(report.samples, r.matched);

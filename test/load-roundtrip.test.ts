@@ -170,6 +170,9 @@ describe('load on the fixture extract', () => {
     for (const group of LICENSE_GROUPS) assert.match(card, new RegExp(`config_name: ${group}\\n  data_files:\\n  - split: train\\n    path: ${group}/\\*\\.tar`));
     assert.match(card, /snapshot 2026-03-01/);
     assert.match(card, /National Library of Medicine/);
+    // The citation names the build by its manifest's sha256, written after the card: they must agree.
+    const manifestSha = createHash('sha256').update(await readFile(join(dataset, 'manifest.json'))).digest('hex');
+    assert.match(card, new RegExp(`note += \\{manifest\\.json sha256 ${manifestSha}\\}`));
     assert.deepEqual(summary.failures.extract, { IMAGE_NOT_IN_PACKAGE: 1, PARSE_FAILED: 1 });
     assert.equal(summary.leftOut.tombstonedArticles, 1);
     assert.equal(summary.leftOut.figuresFiltered, 1);

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { BiomedicaError, ExitCode } from '../errors.js';
+import { commandPrefix, runnableCommands } from './invocation.js';
 import { buildProgram } from './program.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -13,14 +14,20 @@ export async function main(argv: string[]): Promise<number> {
     signals++;
     // A second signal means "now": finished units are on disk already.
     if (signals > 1) process.exit(ExitCode.interrupted);
-    process.stderr.write(`\nbiomedica: ${signal} received, finishing the current unit (send again to stop now)\n`);
+    // Abort first: the progress bar listens and clears itself, so it cannot draw over this message.
+    // What stages do on abort: the unit or shard in flight is dropped, never marked done, and redone
+    // by the next run (src/stages/*); finished ones stay.
     controller.abort(new Error(signal));
+    process.stderr.write(
+      `biomedica: ${signal} received: stopping. The unit or shard in progress is discarded and redone by the next run; ` +
+        `finished ones are kept: rerun the same command to resume. ${signal === 'SIGINT' ? 'Press Ctrl-C' : 'Send it'} again to quit at once.\n`,
+    );
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const program: Command = buildProgram({ signal: controller.signal });
-  program.exitOverride();
+  // --help shows the command as the user can type it here (npx biomedica, biomedica, node …).
+  const program: Command = buildProgram({ signal: controller.signal }).name(commandPrefix());
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
@@ -38,8 +45,8 @@ function report(error: unknown): number {
     return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   }
   if (error instanceof BiomedicaError) {
-    process.stderr.write(`biomedica: error ${error.code}: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+    process.stderr.write(`biomedica: error ${error.code}: ${runnableCommands(error.message)}\n`);
+    if (error.hint) process.stderr.write(`  hint: ${runnableCommands(error.hint)}\n`);
     return error.exitCode;
   }
   process.stderr.write(`biomedica: internal error: ${(error as Error)?.stack ?? String(error)}\n`);

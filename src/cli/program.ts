@@ -1,5 +1,6 @@
 /** Composes the commands. Each command file only declares flags, parses them and calls a stage. */
 import { Command } from 'commander';
+import { TOOL_VERSION } from '../version.js';
 import { extractCommand } from './commands/extract.js';
 import { parseCommand } from './commands/parse.js';
 import { enrichCommand } from './commands/enrich.js';
@@ -16,10 +17,9 @@ export interface ProgramDeps {
 }
 
 export function buildProgram(deps: ProgramDeps): Command {
-  return new Command('biomedica')
+  const program = new Command('biomedica')
     .description('Build the BIOMEDICA dataset from PubMed Central Open Access: extract → transform → load')
-    .version('0.1.0')
-    .showHelpAfterError()
+    .version(TOOL_VERSION)
     .addCommand(extractCommand(deps))
     .addCommand(enrichCommand(deps))
     .addCommand(transformCommand(deps))
@@ -30,4 +30,17 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(annotateCommand(deps))
     .addCommand(parseCommand())
     .addCommand(embedCommand(deps));
+  return throwOnUsageErrors(program);
+}
+
+/**
+ * Commander does not pass exitOverride() on to commands added with addCommand(): without this, an
+ * unknown option or a missing argument of a subcommand exits 1 from inside commander ("a bug")
+ * instead of reaching main.ts, which maps it to 2 (usage).
+ */
+function throwOnUsageErrors(cmd: Command): Command {
+  cmd.exitOverride().showHelpAfterError('(add --help for usage)');
+  for (const sub of cmd.commands) throwOnUsageErrors(sub);
+  return cmd;
+
 }

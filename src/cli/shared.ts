@@ -4,14 +4,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import type { z } from 'zod';
 import { machineDefaults } from '../config/cores.js';
-import { resolveConfig, type Config, type ConfigOverrides } from '../config/schema.js';
+import { isCalendarDay, resolveConfig, type Config, type FlagSetting, type SettingPath } from '../config/schema.js';
 import { resolveTaxonomyPath } from '../annotations/taxonomy.js';
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log/logger.js';
+import { createLogger, type Logger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
+import { runnableCommands } from './invocation.js';
+import { resolveWorker, type WorkerAssignment } from './worker.js';
 import type { StageContext } from '../pipeline/context.js';
-import type { LicenseGroup, SourceFilter } from '../sources/types.js';
+import type { SourceFilter } from '../sources/types.js';
 
 export interface CommonFlags {
   config?: string;
@@ -21,13 +24,18 @@ export interface CommonFlags {
   check?: boolean;
 }
 
-/** `--check` (extract, load): hash every output of every finished unit before trusting it. */
+/** `--check` (extract, load, transform): hash every output of every finished unit before trusting it. */
 export function checkMode(flags: CommonFlags): 'full' | 'fast' {
   return flags.check ? 'full' : 'fast';
 }
 
 const CHECK_HELP =
   'before skipping a finished unit or shard, hash all its files (default: compare sizes and hash only files modified since their marker)';
+
+/** --check for commands that do not get it from the extract flags (load, transform). */
+export function addCheckFlag(cmd: Command): Command {
+  return cmd.option('--check', CHECK_HELP);
+}
 
 export function addCommonFlags(cmd: Command): Command {
   return cmd
@@ -37,21 +45,9 @@ export function addCommonFlags(cmd: Command): Command {
     .option('--no-progress', 'no progress bar, even on a TTY');
 }
 
+/** Extract flags read directly; the others set config settings (SETTING_FLAGS). */
 export interface ExtractFlags extends CommonFlags {
-  source?: string;
   out: string;
-  license?: string;
-  pmcids?: string;
-  limit?: string;
-  updatedFrom?: string;
-  updatedTo?: string;
-  includeRetracted?: boolean;
-  unitSize?: string;
-  concurrency?: string;
-  imageConcurrency?: string;
-  connections?: string;
-  rps?: string;
-  maxRps?: string;
   sync?: boolean;
   planOnly?: boolean;
   worker?: string;
@@ -76,34 +72,69 @@ export function addExtractFlags(cmd: Command): Command {
     .option('--max-rps <n>', 'cloud: ceiling the request rate per host climbs to while the bucket answers (default 400)')
     .option('--plan-only', 'list the source and write the plan, then stop (first step of a run split over workers)')
     .option('--check', CHECK_HELP)
-    .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out')
+    .option('--worker <i/n>', 'be worker i of n (0-based): do units i, i+n, i+2n…; all workers share --out (default: from a Kubernetes Indexed Job, Slurm or AWS Batch array, see scripts/cluster/)')
     .option('--sync', "incremental (cloud): diff the newest daily inventory against this folder's last run; extract only what changed, tombstone the rest");
 }
 
-function int(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError('FLAG_INVALID', `${flag} expects a number, got "${value}"`);
-  return n;
-}
+type FromText = (text: string, flag: string) => unknown;
 
-/** `extra`: overrides of later stages' flags (`run` passes transform's). */
-export function configFromExtractFlags(flags: ExtractFlags, extra: ConfigOverrides = {}): Config {
-  const overrides: ConfigOverrides = {
-    source: { url: flags.source },
-    filter: {
-      licenseGroups: flags.license?.split(',').map((s) => s.trim()) as LicenseGroup[] | undefined,
-      pmcidsFile: flags.pmcids,
-      limit: int(flags.limit, '--limit'),
-      updatedFrom: flags.updatedFrom,
-      updatedTo: flags.updatedTo,
-      includeRetracted: flags.includeRetracted,
-    },
-    extract: { unitSize: int(flags.unitSize, '--unit-size'), articleConcurrency: int(flags.concurrency, '--concurrency'), imageConcurrency: int(flags.imageConcurrency, '--image-concurrency') },
-    network: { connections: int(flags.connections, '--connections'), requestsPerSecond: int(flags.rps, '--rps'), maxRequestsPerSecond: int(flags.maxRps, '--max-rps') },
-    ...extra,
-  };
-  return resolveConfig({ configFile: flags.config, overrides });
+export const numberFlag: FromText = (text, flag) => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError('FLAG_INVALID', `${flag} expects a number, got "${text}"`);
+  return n;
+};
+const listFlag: FromText = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
+
+/**
+ * Flags that set a config setting (config/README.md). One table, so that a flag overrides its
+ * setting in every command that has it, and a bad value is reported under the flag's name.
+ */
+const SETTING_FLAGS: { flag: string; setting: SettingPath; fromText?: FromText }[] = [
+  { flag: '--source', setting: 'source.url' },
+  { flag: '--license', setting: 'filter.licenseGroups', fromText: listFlag },
+  { flag: '--pmcids', setting: 'filter.pmcidsFile' },
+  { flag: '--limit', setting: 'filter.limit', fromText: numberFlag },
+  { flag: '--updated-from', setting: 'filter.updatedFrom' },
+  { flag: '--updated-to', setting: 'filter.updatedTo' },
+  { flag: '--include-retracted', setting: 'filter.includeRetracted' },
+  { flag: '--unit-size', setting: 'extract.unitSize', fromText: numberFlag },
+  { flag: '--concurrency', setting: 'extract.articleConcurrency', fromText: numberFlag },
+  { flag: '--image-concurrency', setting: 'extract.imageConcurrency', fromText: numberFlag },
+  { flag: '--connections', setting: 'network.connections', fromText: numberFlag },
+  { flag: '--rps', setting: 'network.requestsPerSecond', fromText: numberFlag },
+  { flag: '--max-rps', setting: 'network.maxRequestsPerSecond', fromText: numberFlag },
+  { flag: '--shard-max-bytes', setting: 'load.shardMaxBytes', fromText: numberFlag },
+  { flag: '--shard-max-samples', setting: 'load.shardMaxSamples', fromText: numberFlag },
+  { flag: '--shard-concurrency', setting: 'load.shardConcurrency', fromText: numberFlag },
+  { flag: '--denormalized', setting: 'load.denormalized' },
+  { flag: '--no-sub-articles', setting: 'load.includeSubArticles' },
+  { flag: '--model', setting: 'transform.model' },
+  { flag: '--recipe', setting: 'transform.recipe' },
+  { flag: '--device', setting: 'transform.device' },
+  { flag: '--batch-size', setting: 'transform.batchSize', fromText: numberFlag },
+  { flag: '--threads', setting: 'transform.threads', fromText: numberFlag },
+  { flag: '--components', setting: 'transform.components', fromText: numberFlag },
+  { flag: '--clusters', setting: 'transform.clusters', fromText: numberFlag },
+  { flag: '--seed', setting: 'transform.seed', fromText: numberFlag },
+  { flag: '--sample', setting: 'transform.sampleSize', fromText: numberFlag },
+];
+
+/**
+ * The config layers with this command's setting flags on top. Only flags the user typed count
+ * (commander fills in defaults, e.g. true for --no-sub-articles): a config file's value must not
+ * lose to a default.
+ */
+export function configFromFlags(cmd: Command): Config {
+  const flags = cmd.opts<CommonFlags & Record<string, unknown>>();
+  const set: FlagSetting[] = [];
+  for (const option of cmd.options) {
+    const entry = SETTING_FLAGS.find((e) => e.flag === option.long);
+    const name = option.attributeName();
+    if (!entry || cmd.getOptionValueSource(name) !== 'cli') continue;
+    const raw = flags[name];
+    set.push({ setting: entry.setting, flag: entry.flag, value: typeof raw === 'string' && entry.fromText ? entry.fromText(raw, entry.flag) : raw });
+  }
+  return resolveConfig({ configFile: flags.config, flags: set });
 }
 
 export function filterFromConfig(config: Config): SourceFilter {
@@ -136,23 +167,19 @@ export function filterFromConfig(config: Config): SourceFilter {
 
 export function createStageContext(flags: CommonFlags, signal: AbortSignal): StageContext {
   const log = createLogger(flags.logLevel);
-  const progress = createProgress(log, { tty: flags.progress === false ? false : undefined });
+  const progress = createProgress(log, { tty: flags.progress === false ? false : undefined, signal });
   return { log, progress, signal };
 }
 
 /** The summary goes to stdout: JSON with --json, readable text otherwise. */
 export function printSummary(flags: CommonFlags, summary: unknown, human: string): void {
-  process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : human + '\n');
+  process.stdout.write(flags.json ? JSON.stringify(summary, null, 2) + '\n' : runnableCommands(human) + '\n');
 }
 
+/** Load flags read directly; the shard and layout flags set config settings (SETTING_FLAGS). */
 export interface LoadFlags extends CommonFlags {
   out: string;
   dataset?: string;
-  shardMaxBytes?: string;
-  shardMaxSamples?: string;
-  shardConcurrency?: string;
-  denormalized?: boolean;
-  subArticles: boolean;
   snapshotDate?: string;
   subset?: string;
   dropClass?: string;
@@ -163,9 +190,9 @@ export interface LoadFlags extends CommonFlags {
 export function addLoadFlags(cmd: Command): Command {
   return cmd
     .option('--dataset <dir>', 'dataset folder (default <out>/dataset)')
-    .option('--shard-max-bytes <n>', 'cut shards before this size (default 1e9)')
-    .option('--shard-max-samples <n>', 'cut shards at this many samples (default 10000)')
-    .option('--shard-concurrency <n>', `shards written at once (default: one per core, 2 to 16: ${machineDefaults().shards} here)`)
+    .option('--shard-max-bytes <n>', 'cut shards before this size (default: load.shardMaxBytes, 1e9)')
+    .option('--shard-max-samples <n>', 'cut shards at this many samples (default: load.shardMaxSamples, 10000)')
+    .option('--shard-concurrency <n>', `shards written at once (default: load.shardConcurrency, one per core, 2 to 16: ${machineDefaults().shards} here)`)
     .option('--denormalized', "BIOMEDICA's layout: article text, reference list and figure set repeated in every sample")
     .option('--no-sub-articles', 'leave out figures of sub-articles (author responses, translations)')
     .option('--snapshot-date <YYYY-MM-DD>', 'snapshot date for the dataset card (default: the source listing date)')
@@ -175,8 +202,9 @@ export function addLoadFlags(cmd: Command): Command {
     .option('--subset-seed <s>', 'concept-balanced: seed of the choice within a concept (default 0)');
 }
 
+
 /** --subset and its flags → the load option; a flag of the other kind is a usage error, not ignored. */
-function subsetFromFlags(flags: LoadFlags, config: string | undefined) {
+function subsetFromFlags(flags: LoadFlags, config: Config) {
   const stray = (names: [string, unknown][]) => names.filter(([, v]) => v !== undefined).map(([n]) => n);
   if (flags.subset === undefined) {
     const given = stray([['--drop-class', flags.dropClass], ['--max-per-concept', flags.maxPerConcept], ['--subset-seed', flags.subsetSeed]]);
@@ -188,48 +216,58 @@ function subsetFromFlags(flags: LoadFlags, config: string | undefined) {
     if (given.length > 0) throw new UsageError('FLAG_INVALID', `${given.join(', ')} belongs to --subset concept-balanced`);
     const dropClasses = (flags.dropClass ?? '').split(',').map((c) => c.trim()).filter(Boolean);
     if (dropClasses.length === 0) throw new UsageError('FLAG_INVALID', '--subset concept-filtered needs --drop-class', { hint: "e.g. --drop-class 'Plots and Charts,Tables'" });
-    return { kind: 'concept-filtered' as const, dropClasses, taxonomyFile: resolveTaxonomyPath(resolveConfig({ configFile: config }).annotations.taxonomy) };
+    return { kind: 'concept-filtered' as const, dropClasses, taxonomyFile: resolveTaxonomyPath(config.annotations.taxonomy) };
   }
   if (flags.dropClass !== undefined) throw new UsageError('FLAG_INVALID', '--drop-class belongs to --subset concept-filtered');
   if (flags.maxPerConcept === undefined) throw new UsageError('FLAG_INVALID', '--subset concept-balanced needs --max-per-concept', { hint: 'e.g. --max-per-concept 100000' });
-  return { kind: 'concept-balanced' as const, maxPerConcept: int(flags.maxPerConcept, '--max-per-concept'), seed: int(flags.subsetSeed, '--subset-seed') ?? 0 };
+  return { kind: 'concept-balanced' as const, maxPerConcept: numberFlag(flags.maxPerConcept, '--max-per-concept') as number, seed: flags.subsetSeed === undefined ? 0 : (numberFlag(flags.subsetSeed, '--subset-seed') as number) };
 }
 
-/** --check for commands that do not get it from the extract flags (load). */
-export function addCheckFlag(cmd: Command): Command {
-  return cmd.option('--check', CHECK_HELP);
-}
-
-export async function loadOptionsFromFlags(flags: LoadFlags) {
+export async function loadOptions(config: Config, flags: LoadFlags) {
   const { LoadOptions } = await import('../stages/load/run-load.js');
-  const parsed = LoadOptions.safeParse({
-    outDir: flags.out,
-    datasetDir: flags.dataset,
-    shardMaxBytes: flags.shardMaxBytes,
-    shardMaxSamples: flags.shardMaxSamples,
-    shardConcurrency: flags.shardConcurrency,
-    denormalized: flags.denormalized ?? false,
-    includeSubArticles: flags.subArticles,
-    snapshotDate: flags.snapshotDate,
-    subset: subsetFromFlags(flags, flags.config),
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const subsetFlags: Record<string, string> = { maxPerConcept: '--max-per-concept', seed: '--subset-seed', dropClasses: '--drop-class' };
-    const flag = issue.path[0] === 'subset' ? (subsetFlags[String(issue.path[1])] ?? '--subset') : `--${issue.path.join('.')}`;
-    throw new UsageError('FLAG_INVALID', `${flag}: ${issue.message}`);
-  }
-  return parsed.data;
+  return parseOptions(
+    LoadOptions,
+    {
+      outDir: flags.out,
+      datasetDir: flags.dataset,
+      ...config.load,
+      snapshotDate: calendarDayFlag(flags.snapshotDate, '--snapshot-date'),
+      subset: subsetFromFlags(flags, config),
+      check: checkMode(flags),
+    },
+    { outDir: '--out', datasetDir: '--dataset', subset: '--subset' },
+  );
 }
 
-/** '--worker 1/4' → { index: 1, count: 4 }. */
-export function parseWorker(value: string | undefined): { index: number; count: number } | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+)\/(\d+)$/.exec(value.trim());
-  const index = Number(m?.[1]);
-  const count = Number(m?.[2]);
-  if (!m || count < 1 || index >= count) {
-    throw new UsageError('FLAG_INVALID', `--worker expects i/n with 0 ≤ i < n, got "${value}"`, { hint: 'e.g. --worker 0/4 … --worker 3/4' });
+/** A stage's options from flags: a bad value is a usage error that names the flag. */
+export function parseOptions<T extends z.ZodType>(schema: T, input: unknown, flagOf: Record<string, string>): z.infer<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const key = String(issue.path[0] ?? '');
+  const flag = flagOf[key] ?? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  throw new UsageError('FLAG_INVALID', `${flag}: ${issue.message}`);
+}
+
+export function calendarDayFlag(value: string | undefined, flag: string): string | undefined {
+  if (value !== undefined && !isCalendarDay(value)) {
+    throw new UsageError('FLAG_INVALID', `${flag} ${value}: not a calendar date (YYYY-MM-DD)`, { hint: `e.g. ${flag} 2025-02-28` });
   }
-  return { index, count };
+  return value;
+}
+
+/**
+ * This process's share of a split run: --worker, else the scheduler's variables (worker.ts). A
+ * --plan-only step runs once before the workers, so it ignores the scheduler's variables.
+ */
+export function workerFromFlags(flags: { worker?: string; planOnly?: boolean }): WorkerAssignment | undefined {
+  if (flags.planOnly && flags.worker === undefined) return undefined;
+  return resolveWorker(flags.worker);
+}
+
+/** The log says where i/n came from: a wrong split is otherwise hard to see. */
+export function logWorker(log: Logger, worker: WorkerAssignment | undefined): { index: number; count: number } | undefined {
+  if (!worker) return undefined;
+  log.info({ worker: `${worker.index}/${worker.count}`, from: worker.from, ...(worker.overrode ? { overrode: worker.overrode } : {}) }, 'worker assignment');
+  return { index: worker.index, count: worker.count };
 }

@@ -16,12 +16,37 @@ export function noProgress(): Progress {
   return { start() {}, tick() {}, stop() {} };
 }
 
-export function createProgress(log: Logger, opts: { tty?: boolean; heartbeatMs?: number } = {}): Progress {
-  const tty = opts.tty ?? Boolean(process.stderr.isTTY);
-  return tty ? barProgress() : heartbeatProgress(log, opts.heartbeatMs ?? 10_000);
+export interface ProgressOptions {
+  tty?: boolean;
+  heartbeatMs?: number;
+  /**
+   * On abort (Ctrl-C) the bar is cleared and stays silent: main.ts aborts first and writes its
+   * message after, so no redraw lands on the message or on the shell prompt that follows.
+   */
+  signal?: AbortSignal;
+  /** Where the bar is drawn (tests hand in a fake terminal). */
+  stream?: NodeJS.WriteStream;
 }
 
-function barProgress(): Progress {
+export function createProgress(log: Logger, opts: ProgressOptions = {}): Progress {
+  const stream = opts.stream ?? process.stderr;
+  const tty = opts.tty ?? Boolean(stream.isTTY);
+  const progress = tty ? barProgress(stream) : heartbeatProgress(log, opts.heartbeatMs ?? 10_000);
+  return opts.signal ? silencedOnAbort(progress, opts.signal) : progress;
+}
+
+function silencedOnAbort(progress: Progress, signal: AbortSignal): Progress {
+  const stop = () => progress.stop();
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  return {
+    start: (total, label) => (signal.aborted ? undefined : progress.start(total, label)),
+    tick: (n, counters) => (signal.aborted ? undefined : progress.tick(n, counters)),
+    stop,
+  };
+}
+
+function barProgress(stream: NodeJS.WriteStream): Progress {
   let bar: cliProgress.SingleBar | undefined;
   let done = 0;
   // Counters arrive once per unit; ticks in between keep showing the last ones.
@@ -29,7 +54,13 @@ function barProgress(): Progress {
   return {
     start(total, label) {
       bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {counters}`, hideCursor: true },
+        {
+          stream,
+          format: `${label} [{bar}] {value}/{total} {percentage}% eta {eta_formatted} {counters}`,
+          hideCursor: true,
+          // The line is cleared at the end: the summary that follows has every count.
+          clearOnComplete: true,
+        },
         cliProgress.Presets.shades_classic,
       );
       done = 0;

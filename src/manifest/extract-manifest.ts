@@ -54,6 +54,23 @@ export const ExtractUnitResult = z.object({
 });
 export type ExtractUnitResult = z.infer<typeof ExtractUnitResult>;
 
+/**
+ * Which articles of the source the extract took (its filters): the dataset card states the scope
+ * from it. Absent in manifests written before it was recorded; the card then says it is unknown.
+ */
+export const Selection = z.object({
+  /** The license groups read ([]: no restriction). */
+  licenseGroups: z.array(z.string()),
+  /** At most this many articles, the first of the listing (0: no limit). */
+  limit: z.number().int(),
+  /** Size of the --pmcids list (0: no list). */
+  pmcids: z.number().int(),
+  updatedFrom: z.string(),
+  updatedTo: z.string(),
+  includeRetracted: z.boolean(),
+});
+export type Selection = z.infer<typeof Selection>;
+
 export const ExtractManifest = z.object({
   schema: z.literal(EXTRACT_SCHEMA),
   version: z.literal(EXTRACT_VERSION),
@@ -75,6 +92,7 @@ export const ExtractManifest = z.object({
   totals: UnitStats,
   /** sha256 of tombstones.jsonl ('' when there is none). */
   tombstonesSha256: z.string(),
+  selection: Selection.optional(),
 });
 export type ExtractManifest = z.infer<typeof ExtractManifest>;
 

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { delimiter, join, relative } from 'node:path';
 import { repoRoot } from './servers.js';
 
 export { corpusDir, repoRoot } from './servers.js';
@@ -34,6 +34,26 @@ export function collect(child: ChildProcess): Promise<CliResult> {
 
 export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return collect(spawnCli(args, env));
+}
+
+/**
+ * The environment of a user's shell: no npm_* variables and none of the PATH entries npm adds
+ * (a test run under `npm test` inherits both), plus `extraPath` in front.
+ */
+export function shellEnv(extraPath: string[] = []): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD'));
+  const path = (process.env['PATH'] ?? '').split(delimiter).filter((d) => !/node_modules[\\/]\.bin|[\\/]_npx[\\/]|node-gyp-bin/.test(d));
+  return { ...env, BIOMEDICA_LOG_LEVEL: 'warn', PATH: [...extraPath, ...path].join(delimiter) };
+}
+
+/** Run the installed entry point (bin/biomedica.js) from any folder, as a user's shell would. */
+export function runBin(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliResult> {
+  return collect(spawn(process.execPath, [join(repoRoot, 'bin/biomedica.js'), ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** Run a line through sh, as pasted into a terminal. */
+export function runShell(line: string, opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliResult> {
+  return collect(spawn('sh', ['-c', line], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 
 /** Generate a synthetic legacy mirror with the project's own sample script. */

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
-import { resolveConfig } from '../../config/schema.js';
 import type { ProgramDeps } from '../program.js';
-import { addCommonFlags, createStageContext, printSummary, type CommonFlags } from '../shared.js';
+import { addCommonFlags, configFromFlags, createStageContext, printSummary, type CommonFlags } from '../shared.js';
 
 interface EnrichFlags extends CommonFlags {
   out: string;
@@ -11,8 +10,8 @@ export function enrichCommand(deps: ProgramDeps): Command {
   const cmd = new Command('enrich')
     .description('add PubMed MeSH terms (and abstracts, reference PMIDs the XML lacks) from E-utilities to an extract')
     .option('--out <dir>', 'run folder holding extract/', 'out');
-  addCommonFlags(cmd).action(async (flags: EnrichFlags) => {
-    const config = resolveConfig({ configFile: flags.config });
+  addCommonFlags(cmd).action(async (flags: EnrichFlags, self: Command) => {
+    const config = configFromFlags(self);
     const ctx = createStageContext(flags, deps.signal);
     const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
     const { runStages } = await import('../../pipeline/stages.js');

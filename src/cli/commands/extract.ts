@@ -4,11 +4,12 @@ import {
   addCommonFlags,
   addExtractFlags,
   checkMode,
-  configFromExtractFlags,
+  configFromFlags,
   createStageContext,
   filterFromConfig,
-  parseWorker,
+  logWorker,
   printSummary,
+  workerFromFlags,
   type ExtractFlags,
 } from '../shared.js';
 
@@ -16,11 +17,12 @@ export function extractCommand(deps: ProgramDeps): Command {
   const cmd = new Command('extract').description(
     'read articles from a PMC source into article and figure manifests with clean images',
   );
-  addExtractFlags(addCommonFlags(cmd)).action(async (flags: ExtractFlags) => {
-    const config = configFromExtractFlags(flags);
+  addExtractFlags(addCommonFlags(cmd)).action(async (flags: ExtractFlags, self: Command) => {
+    const config = configFromFlags(self);
     const filter = filterFromConfig(config);
+    const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
-    const worker = parseWorker(flags.worker);
+    const worker = logWorker(ctx.log, assignment);
     const { extractStage } = await import('../../stages/extract/from-config.js');
     const { runStages } = await import('../../pipeline/stages.js');
     const mode = { sync: flags.sync, planOnly: flags.planOnly, worker, check: checkMode(flags) };
@@ -29,4 +31,3 @@ export function extractCommand(deps: ProgramDeps): Command {
   });
   return cmd;
 }
-

@@ -1,6 +1,17 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { addCheckFlag, addCommonFlags, addLoadFlags, checkMode, createStageContext, loadOptionsFromFlags, parseWorker, printSummary, type LoadFlags } from '../shared.js';
+import {
+  addCheckFlag,
+  addCommonFlags,
+  addLoadFlags,
+  configFromFlags,
+  createStageContext,
+  loadOptions,
+  logWorker,
+  printSummary,
+  workerFromFlags,
+  type LoadFlags,
+} from '../shared.js';
 
 export function loadCommand(deps: ProgramDeps): Command {
   const cmd = new Command('load').description(
@@ -8,14 +19,19 @@ export function loadCommand(deps: ProgramDeps): Command {
   );
   // --worker is the load command's own: under `run` it belongs to extract (see commands/run.ts).
   addCheckFlag(addLoadFlags(addCommonFlags(cmd.option('--out <dir>', 'run folder holding extract/ (and transform/)', 'out'))))
-    .option('--worker <i/n>', 'be worker i of n (0-based): write shards i, i+n, i+2n… of the plan; all workers share --out and --dataset')
-    .action(async (flags: LoadFlags & { worker?: string }) => {
-      const worker = parseWorker(flags.worker);
+    .option(
+      '--worker <i/n>',
+      'be worker i of n (0-based): write shards i, i+n, i+2n… of the plan; all workers share --out and --dataset (default: from a Kubernetes Indexed Job, Slurm or AWS Batch array, see scripts/cluster/)',
+    )
+    .action(async (flags: LoadFlags & { worker?: string }, self: Command) => {
+      const config = configFromFlags(self);
+      const options = await loadOptions(config, flags);
+      const assignment = workerFromFlags(flags);
       const ctx = createStageContext(flags, deps.signal);
+      const worker = logWorker(ctx.log, assignment);
       const { loadStage } = await import('../../stages/load/run-load.js');
       const { runStages } = await import('../../pipeline/stages.js');
-      const options = { ...(await loadOptionsFromFlags(flags)), worker, check: checkMode(flags) };
-      const result = await runStages([loadStage(options)], { outDir: flags.out, worker, command: 'load' }, ctx);
+      const result = await runStages([loadStage({ ...options, worker })], { outDir: flags.out, worker, command: 'load' }, ctx);
       printSummary(flags, result.summaries['load'], result.text);
     });
   return cmd;

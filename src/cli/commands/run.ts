@@ -1,36 +1,40 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { addTransformFlags, transformOverrides, type TransformFlags } from './transform.js';
 import {
   addCommonFlags,
   addExtractFlags,
   addLoadFlags,
   checkMode,
-  configFromExtractFlags,
+  configFromFlags,
   createStageContext,
   filterFromConfig,
-  loadOptionsFromFlags,
-  parseWorker,
+  loadOptions,
+  logWorker,
   printSummary,
+  workerFromFlags,
   type ExtractFlags,
   type LoadFlags,
 } from '../shared.js';
+import { addTransformFlags, type TransformFlags } from './transform.js';
 
 export function runCommand(deps: ProgramDeps): Command {
   const cmd = new Command('run')
     .description('every stage in order: extract → (enrich) → transform (when an embedding model is given) → load')
     .option('--enrich', 'add PubMed MeSH terms between extract and load (needs E-utilities; set NCBI_API_KEY, NCBI_EMAIL)');
   addTransformFlags(cmd);
-  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & TransformFlags & { enrich?: boolean }) => {
-    const config = configFromExtractFlags(flags, transformOverrides(flags));
+  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & TransformFlags & { enrich?: boolean }, self: Command) => {
+    const config = configFromFlags(self);
     const filter = filterFromConfig(config);
+    // Checked before extract starts: a bad load flag must not wait for a long extract to surface.
+    const loadOpts = await loadOptions(config, flags);
+    const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
-    const worker = parseWorker(flags.worker);
+    const worker = logWorker(ctx.log, assignment);
     const { extractStage } = await import('../../stages/extract/from-config.js');
     const { loadStage } = await import('../../stages/load/run-load.js');
     const { runStages } = await import('../../pipeline/stages.js');
-    // Read top to bottom: transform slots in before load. A stage that is not complete here (a
-    // worker left units to others) ends the list; the worker that completes it goes on.
+    // Read top to bottom. A stage that is not complete here (a worker left units to others) ends
+    // the list; the worker that completes it goes on, alone.
     const stages = [extractStage(config, flags.out, filter, { sync: flags.sync, planOnly: flags.planOnly, worker, check: checkMode(flags) })];
     if (flags.enrich) {
       const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
@@ -46,8 +50,7 @@ export function runCommand(deps: ProgramDeps): Command {
     } else {
       ctx.log.warn({ hint: 'pass --model FILE (README "Embedding models") to cluster and label the images' }, 'no embedding model configured: transform is skipped');
     }
-    // --worker belongs to extract here: the one worker that finishes extract loads alone.
-    stages.push(loadStage({ ...(await loadOptionsFromFlags(flags)), check: checkMode(flags) }));
+    stages.push(loadStage(loadOpts));
     const result = await runStages(stages, { outDir: flags.out, worker, command: 'run' }, ctx);
     printSummary(flags, result.summaries, result.text);
   });

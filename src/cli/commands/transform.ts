@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { resolveConfig, type Config, type ConfigOverrides } from '../../config/schema.js';
-import { addCheckFlag, addCommonFlags, checkMode, createStageContext, parseWorker, printSummary, type CommonFlags } from '../shared.js';
+import { addCheckFlag, addCommonFlags, checkMode, configFromFlags, createStageContext, logWorker, printSummary, workerFromFlags, type CommonFlags } from '../shared.js';
 
 /**
  * `transform fit` and `transform assign`: the clustering steps on plain N×D .npy embeddings, also
@@ -88,34 +87,17 @@ export function addTransformFlags(cmd: Command): Command {
     .option('--refit', 'fit the clustering model anew even though one is frozen in the run folder (cluster ids change)');
 }
 
-/** The transform section of the config overrides that the flags make. */
-export function transformOverrides(flags: TransformFlags): ConfigOverrides {
-  const n = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  return {
-    transform: {
-      model: flags.model,
-      recipe: flags.recipe as Config['transform']['recipe'] | undefined,
-      device: flags.device as Config['transform']['device'] | undefined,
-      batchSize: n(flags.batchSize),
-      threads: n(flags.threads),
-      components: n(flags.components),
-      clusters: n(flags.clusters),
-      seed: n(flags.seed),
-      sampleSize: n(flags.sample),
-    },
-  };
-}
-
 export function transformCommand(deps: ProgramDeps): Command {
   const cmd = new Command('transform')
     .description('embed every image (DINOv2 on onnxruntime) → PCA + k-means → expert labels per image; runs whatever is not done')
     .option('--out <dir>', 'run folder (holds extract/; transform/ is written there)', 'out')
-    .option('--worker <i/n>', 'be worker i of n (0-based) for the embedding; all workers share --out');
+    .option('--worker <i/n>', 'be worker i of n (0-based) for the embedding; all workers share --out (default: from a Kubernetes Indexed Job, Slurm or AWS Batch array, see scripts/cluster/)');
   addCheckFlag(addCommonFlags(addTransformFlags(cmd)));
-  cmd.action(async (flags: TransformFlags) => {
-    const config = resolveConfig({ configFile: flags.config, overrides: transformOverrides(flags) });
+  cmd.action(async (flags: TransformFlags, self: Command) => {
+    const config = configFromFlags(self);
+    const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
-    const worker = parseWorker(flags.worker);
+    const worker = logWorker(ctx.log, assignment);
     const { transformStage } = await import('../../stages/transform/from-config.js');
     const { runStages } = await import('../../pipeline/stages.js');
     const mode = { modelFrom: flags.modelFrom, refit: flags.refit, check: checkMode(flags), worker };

@@ -15,7 +15,7 @@ import type { ParsedArticle, ParsedFigure } from '../../jats/types.js';
 import { keepFigure, type KeepRule } from '../../images/keep.js';
 import { normalizeImage } from '../../images/normalize.js';
 import { resolveGraphic } from '../../images/resolve.js';
-import type { ImageOptions } from '../../images/types.js';
+import type { ImageOptions, NormalizedImage } from '../../images/types.js';
 import { extractPaths } from '../../manifest/extract-manifest.js';
 import type { ArticleRecord, FailureRecord, FigureRecord, ImageRecord } from '../../manifest/records.js';
 import type { ArticlePackage, ArticleRef, Source } from '../../sources/types.js';
@@ -140,13 +140,15 @@ async function extractFigure(
       continue;
     }
     try {
-      const image = await storeImage(pkg, mediaName, href, imageKey, job);
+      const bytes = await pkg.getMedia(mediaName, job.signal);
+      const image = await job.imageLimit(() => normalizeImage(bytes, job.images));
+      // Judged before storing: an image the keep rule drops must not stay behind in the unit.
       const verdict = keepFigure(figure.caption, image, job.keep);
       if (!verdict.keep) {
         reasons.push(verdict.reason);
         continue;
       }
-      record.images.push(image);
+      record.images.push(await storeImage(image, { mediaName, href, key: imageKey }, job));
     } catch (error) {
       rethrowRunProblems(error, job.signal);
       const failure = toFailure(error, 'IMAGE_FAILED');
@@ -161,15 +163,12 @@ async function extractFigure(
 }
 
 async function storeImage(
-  pkg: ArticlePackage,
-  mediaName: string,
-  href: string,
-  key: string,
+  image: NormalizedImage,
+  source: { mediaName: string; href: string; key: string },
   job: ArticleJob,
 ): Promise<ImageRecord> {
+  const { mediaName, href, key } = source;
   const paths = extractPaths(job.outDir);
-  const bytes = await pkg.getMedia(mediaName, job.signal);
-  const image = await job.imageLimit(() => normalizeImage(bytes, job.images));
   const dir = paths.imagesDir(job.unit);
   // Rename, not fsync: a unit counts as done only once its marker is written after every image,
   // and a rerun of an unfinished unit rewrites them all.

@@ -23,6 +23,7 @@ import {
   unitStatsOf,
   writeUnitRecords,
   extractPaths,
+  type Selection,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
 import { sha256, sha256IfExists, stableStringify, writeJsonIfChanged } from '../../storage/files.js';
@@ -196,6 +197,7 @@ export async function runExtract(
         units: manifestUnits,
         totals,
         tombstonesSha256: await sha256IfExists(paths.tombstones),
+        selection: selectionOf(filter),
       };
       await writeJsonIfChanged(paths.manifest, manifest);
       await planner?.afterManifest(plan, ctx);
@@ -229,6 +231,17 @@ export async function runExtract(
     });
   }
   return summary;
+}
+
+function selectionOf(filter: SourceFilter): Selection {
+  return {
+    licenseGroups: [...(filter.licenseGroups ?? [])],
+    limit: filter.limit ?? 0,
+    pmcids: filter.pmcids?.size ?? 0,
+    updatedFrom: filter.updatedFrom ?? '',
+    updatedTo: filter.updatedTo ?? '',
+    includeRetracted: filter.includeRetracted ?? false,
+  };
 }
 
 /** Only what changes the bytes of the output goes into the options hash. */

@@ -12,7 +12,10 @@ import {
   type FieldKind,
   type LoadManifest,
 } from '../../manifest/load-manifest.js';
-import type { DatasetSummary } from './summary.js';
+import type { Selection } from '../../manifest/extract-manifest.js';
+import { sha256, stableStringify } from '../../manifest/io.js';
+import { TOOL_NAME, TOOL_VERSION } from '../../version.js';
+import type { BuildScope, DatasetSummary } from './summary.js';
 
 const GROUP_TEXT = {
   commercial: 'CC0, CC BY, CC BY-SA, CC BY-ND: commercial use allowed under the terms of each license',
@@ -62,12 +65,119 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }
 
+const CLOUD_BUCKET_URL = 'https://pmc-oa-opendata.s3.amazonaws.com';
+
+/** Where the articles were read, in words; a local folder's path says nothing to the card's readers. */
+function sourceText(source: BuildScope['source']): string {
+  switch (source.kind) {
+    case 'cloud':
+      return `read from the PMC Cloud Service bucket \`pmc-oa-opendata\`${source.url && source.url !== CLOUD_BUCKET_URL ? ` (through ${source.url})` : ''}`;
+    case 'legacy-local':
+      return "read from a local copy of PMC's legacy Open Access layout (`oa_file_list` and `oa_package/`)";
+    case 'legacy-ftp':
+    case 'legacy-http':
+      return `read from PMC's legacy Open Access layout at ${source.url}`;
+    default:
+      return 'read from a source the build did not record';
+  }
+}
+
+/** How the extract narrowed the source, each with the flag that did it; [] for the whole subset. */
+function restrictions(sel: Selection): string[] {
+  const out: string[] = [];
+  if (sel.limit > 0) out.push(`only the first ${sel.limit} matching articles of the source's listing (\`--limit ${sel.limit}\`)`);
+  if (sel.licenseGroups.length > 0 && sel.licenseGroups.length < 3) {
+    out.push(`only the ${sel.licenseGroups.join(' and ')} license group${sel.licenseGroups.length > 1 ? 's' : ''} (\`--license ${sel.licenseGroups.join(',')}\`)`);
+  }
+  if (sel.pmcids > 0) out.push(`only the ${sel.pmcids} articles of a list of PMCIDs (\`--pmcids\`)`);
+  if (sel.updatedFrom || sel.updatedTo) {
+    const range = sel.updatedFrom && sel.updatedTo ? `from ${sel.updatedFrom} to ${sel.updatedTo}` : sel.updatedFrom ? `on or after ${sel.updatedFrom}` : `on or before ${sel.updatedTo}`;
+    out.push(`only articles last updated ${range} (\`--updated-from\`/\`--updated-to\`)`);
+  }
+  return out;
+}
+
+/** A build that holds less than every figure of the subset, so far as the build recorded. */
+function isPartial(scope: BuildScope): boolean {
+  return scope.subsetWhere !== undefined || scope.selection === undefined || restrictions(scope.selection).length > 0;
+}
+
+function scopeText(scope: BuildScope, snapshot: string): string[] {
+  const from = sourceText(scope.source);
+  const parts: string[] = [];
+  if (scope.subsetWhere !== undefined) {
+    parts.push(
+      `**A subset of another build of this dataset:** the samples whose index row matches \`${scope.subsetWhere.replaceAll('`', "'")}\`.`,
+      'The build it was cut from:',
+    );
+  }
+  const sel = scope.selection;
+  const narrowed = sel ? restrictions(sel) : [];
+  if (!sel) {
+    parts.push(`Figures of the PubMed Central Open Access Subset, ${from}. The extract that made it did not record which articles it selected, so it may hold only part of the subset.`);
+  } else if (narrowed.length > 0) {
+    parts.push(`**A selection, not the whole PubMed Central Open Access Subset:** ${narrowed.join('; ')}; ${from}, as listed on ${snapshot}.`);
+  } else {
+    parts.push(`Every figure image of the PubMed Central Open Access Subset as listed on ${snapshot}, ${from}.`);
+  }
+  if (sel?.includeRetracted) parts.push('Retracted articles are included (`--include-retracted`); BIOMEDICA leaves them out.');
+  return [parts.join(' ')];
+}
+
+/**
+ * The sha256 manifest.json will have: it is written after the card, as writeJsonAtomic writes JSON
+ * (stable key order, two-space indent, final newline). test/load-roundtrip.test.ts checks the two agree.
+ */
+function manifestSha256(manifest: LoadManifest): string {
+  return sha256(stableStringify(manifest, 2) + '\n');
+}
+
+const BIOMEDICA_BIBTEX = [
+  '@article{lozano2025biomedica,',
+  '  title   = {{BIOMEDICA}: An Open Biomedical Image-Caption Archive, Dataset, and Vision-Language Models Derived from Scientific Literature},',
+  '  author  = {Lozano, Alejandro and Sun, Min Woo and Burgess, James and Chen, Liangyu and Nirschl, Jeffrey J. and Gu, Jeffrey and',
+  '             Lopez, Ivan and Aklilu, Josiah and Katzer, Austin Wolfgang and Chiu, Collin and Rau, Anita and Wang, Xiaohan and',
+  '             Zhang, Yuhui and Song, Alfred Seunghoon and Tibshirani, Robert and Yeung-Levy, Serena},',
+  '  journal = {arXiv preprint arXiv:2501.07171},',
+  '  year    = {2025},',
+  '  doi     = {10.48550/arXiv.2501.07171},',
+  '}',
+];
+
+function citation(manifest: LoadManifest, scope: BuildScope, snapshot: string): string[] {
+  const year = /^\d{4}/.exec(manifest.snapshotDate)?.[0];
+  const partial = isPartial(scope) ? ', a selection' : '';
+  return [
+    '## Citation',
+    '',
+    `The dataset follows [BIOMEDICA](https://arxiv.org/abs/2501.07171) (Lozano et al., 2025); if you use it, cite BIOMEDICA:`,
+    '',
+    '```bibtex',
+    ...BIOMEDICA_BIBTEX,
+    '```',
+    '',
+    'and name this build, which is not BIOMEDICA\'s own release, by its snapshot date, its scope (above) and',
+    'the sha256 of its `manifest.json`, which lists every file of the build with its own sha256:',
+    '',
+    '```bibtex',
+    `@misc{pmc_oa_figures_${manifest.snapshotDate.replaceAll('-', '') || 'undated'},`,
+    `  title        = {{PMC} Open Access figures in the {BIOMEDICA} format (snapshot ${snapshot}${partial})},`,
+    `  howpublished = {Built with ${TOOL_NAME} ${TOOL_VERSION} from the PubMed Central Open Access Subset: ${manifest.totals.samples} samples from ${manifest.totals.articles} articles},`,
+    `  note         = {manifest.json sha256 ${manifestSha256(manifest)}},`,
+    ...(year ? [`  year         = {${year}},`] : []),
+    '}',
+    '```',
+    '',
+  ];
+}
+
 export function renderCard(manifest: LoadManifest, summary: DatasetSummary): string {
   const groups = manifest.groups;
   const snapshot = manifest.snapshotDate || 'unknown';
+  const partial = isPartial(summary.scope) ? ', a selection' : '';
   const yaml: string[] = [
     '---',
-    `pretty_name: ${q(`BIOMEDICA-format PMC Open Access figures (snapshot ${snapshot})`)}`,
+    `pretty_name: ${q(`BIOMEDICA-format PMC Open Access figures (snapshot ${snapshot}${partial})`)}`,
     'license: other',
     'license_name: pmc-open-access-subset-per-article',
     'license_link: https://pmc.ncbi.nlm.nih.gov/tools/openftlist/',
@@ -101,13 +211,14 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
   const shardSpec = lastShard > 0 ? `{000000..${String(lastShard).padStart(6, '0')}}.tar` : '000000.tar';
 
   const body: string[] = [
-    `# PMC Open Access figures in the BIOMEDICA format (snapshot ${snapshot})`,
+    `# PMC Open Access figures in the BIOMEDICA format (snapshot ${snapshot}${partial})`,
     '',
-    'Every figure image of the PubMed Central Open Access Subset with its caption, the paragraphs that',
-    "cite it and its article's metadata, as WebDataset shards (one folder per license group), a Parquet",
-    'index of every sample and a Parquet table of article-level text. Built with',
-    'the `biomedica` tool from the PMC data; the sample metadata keeps the 25 field names',
-    'of [BIOMEDICA](https://arxiv.org/abs/2501.07171) so that code written for it keeps working.',
+    ...scopeText(summary.scope, snapshot),
+    '',
+    "Each figure comes with its caption, the paragraphs that cite it and its article's metadata, as",
+    'WebDataset shards (one folder per license group), with a Parquet index of every sample and a',
+    `Parquet table of article-level text. Built with the \`${TOOL_NAME}\` tool (${TOOL_VERSION}); the sample metadata keeps`,
+    'the 25 field names of [BIOMEDICA](https://arxiv.org/abs/2501.07171) so that code written for it keeps working.',
     '',
     `**This is a snapshot.** It reflects PMC as listed on ${snapshot}. Articles added, corrected,`,
     'retracted or withdrawn after that date are not reflected here; rebuild from a newer snapshot for',
@@ -134,9 +245,13 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
   body.push(
     '## Loading',
     '',
+    'Run in this folder (once it is on the Hub, pass the repository id in place of `os.getcwd()`;',
+    '`datasets` refuses a bare `"."`):',
+    '',
     '```python',
+    'import os',
     'from datasets import load_dataset',
-    `ds = load_dataset("<this repo or folder>", "${firstGroup}", split="train", streaming=True)`,
+    `ds = load_dataset(os.getcwd(), "${firstGroup}", split="train", streaming=True)`,
     '```',
     '',
     '```python',
@@ -189,12 +304,15 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
     'NLM do not endorse this dataset. Each article keeps its own license (`article_license`,',
     '`article_license_url`); the three configs split the articles by license as PMC lists them, and',
     'the copyright and license terms of every article apply to its figures and text. Using the PMC',
-    'data is subject to the terms of the PMC Open Access Subset and of the PMC Cloud Service bucket it',
-    'was read from; see https://pmc.ncbi.nlm.nih.gov/tools/openftlist/.',
+    `data is subject to the terms of the PMC Open Access Subset${summary.scope.source.kind === 'cloud' ? ' and of the PMC Cloud Service bucket it was read from' : ''};`,
+    'see https://pmc.ncbi.nlm.nih.gov/tools/openftlist/.',
     '',
-    `Left out: ${summary.leftOut.tombstonedArticles} retracted or removed articles, ${summary.leftOut.figuresFiltered}`,
-    `filtered figures (no caption or image too small), ${summary.leftOut.figuresFailed} figures whose image could not be read.`,
+    `Left out: ${summary.leftOut.tombstonedArticles} retracted or removed articles,`,
+    `${summary.leftOut.articlesWithoutSamples} articles with no figure to keep,`,
+    `${summary.leftOut.figuresFiltered} filtered figures (no caption or image too small),`,
+    `${summary.leftOut.figuresFailed} figures whose image could not be read.`,
     '',
+    ...citation(manifest, summary.scope, snapshot),
   );
   return yaml.join('\n') + '\n' + body.join('\n');
 }

@@ -19,7 +19,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
-import { readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
+import { readJsonIfExists, readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
 import {
   ArticleRow,
   IndexRow,
@@ -40,15 +40,30 @@ import { renderCard } from './card.js';
 import { shardStep } from './shard-step.js';
 import { sqlIdent, sqlString, withDuckDb } from './parquet.js';
 import { LeadChooser } from './lead.js';
-import type { DatasetSummary } from './summary.js';
+import type { BuildScope, DatasetSummary } from './summary.js';
 import { BLOCK, END_OF_ARCHIVE, memberBytes } from './tar.js';
+
+/** What --output writes, by the file's extension: DuckDB COPY options, or the key list. */
+export const OUTPUT_FORMATS: Record<string, string | null> = {
+  '.txt': null,
+  '.parquet': 'FORMAT parquet, COMPRESSION zstd',
+  '.csv': 'FORMAT csv, HEADER true',
+  '.jsonl': 'FORMAT json',
+  '.json': 'FORMAT json, ARRAY true',
+};
 
 export const QueryOptions = z.object({
   datasetDir: z.string().min(1),
   /** An SQL predicate over the index, e.g. "image_panel_type = 'Microscopy' AND image_width >= 256". */
   where: z.string().min(1),
-  /** Matching keys, one a line; or, for a .parquet / .csv / .jsonl path, the matching index rows. */
-  output: z.string().min(1).optional(),
+  /** Matching keys, one a line (.txt); or the matching index rows (.parquet, .csv, .jsonl, .json). */
+  output: z
+    .string()
+    .min(1)
+    .refine((path) => Object.hasOwn(OUTPUT_FORMATS, extname(path).toLowerCase()), {
+      message: `unknown output format; the file name must end in ${Object.keys(OUTPUT_FORMATS).join(', ')}`,
+    })
+    .optional(),
   /** A new dataset folder with only the matching samples. */
   subsetDir: z.string().min(1).optional(),
   /** Shard limits of the subset; default: the source dataset's. */
@@ -122,15 +137,10 @@ export async function runQuery(options: QueryOptions, ctx: Pick<StageContext, 'l
       await mkdir(dirname(out), { recursive: true });
       const tmp = join(dirname(out), `.${basename(out)}.tmp`);
       const ext = extname(out).toLowerCase();
-      const rowColumns = INDEX_COLUMNS.map(sqlIdent).join(', ');
-      const copy =
-        ext === '.parquet'
-          ? `COPY (${matching(rowColumns)}) TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION zstd)`
-          : ext === '.csv'
-            ? `COPY (${matching(rowColumns)}) TO ${sqlString(tmp)} (FORMAT csv, HEADER true)`
-            : ext === '.jsonl' || ext === '.json'
-              ? `COPY (${matching(rowColumns)}) TO ${sqlString(tmp)} (FORMAT json)`
-              : `COPY (${matching('key')}) TO ${sqlString(tmp)} (FORMAT csv, HEADER false)`;
+      const format = OUTPUT_FORMATS[ext];
+      const copy = format
+        ? `COPY (${matching(INDEX_COLUMNS.map(sqlIdent).join(', '))}) TO ${sqlString(tmp)} (${format})`
+        : `COPY (${matching('key')}) TO ${sqlString(tmp)} (FORMAT csv, HEADER false)`;
       await (await conn.prepare(copy)).run();
       await rename(tmp, out);
       result.output = out;
@@ -144,6 +154,7 @@ export async function runQuery(options: QueryOptions, ctx: Pick<StageContext, 'l
         sourceManifest: manifest,
         sourceManifestSha256: await sha256File(paths.manifest),
         subset,
+        scope: { ...(await sourceScope(paths.summary, manifest)), subsetWhere: options.where },
         select: matching('key, shard, "offset", sample_bytes, article_id, article_license_group, image_bytes, image_panel_type'),
         shardMaxBytes: options.shardMaxBytes ?? manifest.options.shardMaxBytes,
         shardMaxSamples: options.shardMaxSamples ?? manifest.options.shardMaxSamples,
@@ -168,11 +179,25 @@ interface Hit {
   panelType: string;
 }
 
+/** The scope of the dataset a subset is cut from (its stats/summary.json), so the subset's card can state it. */
+async function sourceScope(summaryPath: string, manifest: LoadManifest): Promise<BuildScope> {
+  let summary: Partial<DatasetSummary> | undefined;
+  try {
+    summary = (await readJsonIfExists(summaryPath)) as Partial<DatasetSummary> | undefined;
+  } catch (error) {
+    // A damaged stats file costs the subset's card its scope line, not the query.
+    if (!(error instanceof SyntaxError)) throw error;
+  }
+  if (summary?.scope?.source) return summary.scope;
+  return { source: { kind: 'unknown', url: '', snapshotDate: manifest.snapshotDate } };
+}
+
 interface SubsetInput {
   source: string;
   sourceManifest: LoadManifest;
   sourceManifestSha256: string;
   subset: string;
+  scope: BuildScope;
   select: string;
   shardMaxBytes: number;
   shardMaxSamples: number;
@@ -364,6 +389,7 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
     bytes: groups.reduce((a, g) => a + g.bytes, 0),
   };
   const summary: DatasetSummary = {
+    scope: input.scope,
     layout: src.layout,
     snapshotDate: src.snapshotDate,
     ...totals,

@@ -28,6 +28,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'nod
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
+import { CalendarDay } from '../../config/schema.js';
 import { ManifestError, UsageError } from '../../errors.js';
 import { machineDefaults } from '../../config/cores.js';
 import { pubmedPaths } from '../../enrich/records.js';
@@ -94,10 +95,7 @@ export const LoadOptions = z.object({
    */
   includeSubArticles: z.boolean().default(true),
   /** Overrides the snapshot date the extract manifest records ('YYYY-MM-DD'). */
-  snapshotDate: z
-    .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/)
-    .optional(),
+  snapshotDate: CalendarDay.optional(),
   /**
    * Shards written at once. Image reads, hashing and writes of one shard leave the CPU idle part of
    * the time; a second one fills it (2 cores: 1 → 2 is +15% shard MB/s, scripts/bench/load.ts).
@@ -530,6 +528,7 @@ function datasetSummary(plan: Plan, extract: ExtractManifest, layout: DatasetSum
   });
   const sum = (k: 'samples' | 'articles' | 'shards' | 'bytes') => groups.reduce((a, g) => a + g[k], 0);
   return {
+    scope: { source: extract.source, ...(extract.selection ? { selection: extract.selection } : {}) },
     layout,
     snapshotDate,
     samples: sum('samples'),

@@ -3,6 +3,7 @@
  * stats/summary.json and stays byte-identical across reruns); LoadSummary adds where the dataset
  * is and what this particular run did.
  */
+import type { Selection } from '../../manifest/extract-manifest.js';
 import type { LicenseGroup } from '../../manifest/load-manifest.js';
 import { formatBytes } from './card.js';
 import type { LeftOut } from './plan.js';
@@ -16,7 +17,18 @@ export interface GroupSummary {
   bytes: number;
 }
 
+/** What the dataset covers: the card states its scope from this, not from what a full build would be. */
+export interface BuildScope {
+  /** Where extract read the articles (its manifest's source). */
+  source: { kind: string; url: string; snapshotDate: string };
+  /** The extract's filters; absent when the extract did not record them. */
+  selection?: Selection;
+  /** A query subset: the predicate that chose its samples from the dataset it was cut from. */
+  subsetWhere?: string;
+}
+
 export interface DatasetSummary {
+  scope: BuildScope;
   layout: Layout;
   snapshotDate: string;
   samples: number;
@@ -83,7 +95,8 @@ export function formatLoadSummary(s: LoadSummary): string {
   }
   const l = s.leftOut;
   lines.push(
-    `Left out: ${n(l.tombstonedArticles)} retracted/removed articles, ${n(l.figuresFiltered)} filtered figures` +
+    `Left out: ${n(l.tombstonedArticles)} retracted/removed articles, ${n(l.articlesWithoutSamples)} articles with no figure to keep,` +
+      ` ${n(l.figuresFiltered)} filtered figures` +
       ` (${counts(s.filteredByReason)}), ${n(l.figuresFailed)} failed figures, ${n(l.subArticleFigures)} sub-article figures,` +
       ` ${n(l.samplesFailed)} images load could not use${l.notInSubset ? `, ${n(l.notInSubset)} images not in the subset` : ''}.`,
   );
