@@ -210,18 +210,27 @@ function merge(base: Plain, over: Plain): Plain {
  * (src/config/cores.ts). Numeric strings from the environment become numbers here too.
  */
 function resolveAuto(merged: Plain): Plain {
-  const extract = { ...(merged['extract'] as Plain | undefined) };
-  const auto = { articleConcurrency: () => machineDefaults().articles, imageConcurrency: () => machineDefaults().images };
-  for (const [key, value] of Object.entries(auto)) {
-    const given = extract[key];
-    if (given === 'auto') extract[key] = value();
-    else if (typeof given === 'string' && /^\d+$/.test(given.trim())) extract[key] = Number(given);
+  const out = { ...merged };
+  for (const [section, auto] of Object.entries(AUTO_SETTINGS)) {
+    const values = merged[section];
+    // Anything but an object is left for the schema to refuse, in the words of the layer it came from.
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) continue;
+    const resolved = { ...(values as Plain) };
+    for (const [key, value] of Object.entries(auto)) {
+      const given = resolved[key];
+      if (given === 'auto') resolved[key] = value();
+      else if (typeof given === 'string' && /^\d+$/.test(given.trim())) resolved[key] = Number(given);
+    }
+    out[section] = resolved;
   }
-  const load = { ...(merged['load'] as Plain | undefined) };
-  if (load['shardConcurrency'] === 'auto') load['shardConcurrency'] = machineDefaults().shards;
-  else if (typeof load['shardConcurrency'] === 'string' && /^\d+$/.test(load['shardConcurrency'].trim())) load['shardConcurrency'] = Number(load['shardConcurrency']);
-  return { ...merged, extract, load };
+  return out;
 }
+
+/** Settings whose default is "auto": resolved from the cores this process may use (cores.ts). */
+const AUTO_SETTINGS: Record<string, Record<string, () => number>> = {
+  extract: { articleConcurrency: () => machineDefaults().articles, imageConcurrency: () => machineDefaults().images },
+  load: { shardConcurrency: () => machineDefaults().shards },
+};
 
 export function resolveConfig(opts: {
   configFile?: string;
