@@ -11,6 +11,7 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { cleanupAfter, outputFault } from './faults.js';
+import { removeStaleTemps } from './temps.js';
 
 function tempNameFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
@@ -48,6 +49,9 @@ export async function writeIfChanged(path: string, data: Buffer | string, before
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  // What a run killed mid-write of this file left beside it goes too, written or not: a finished
+  // rerun leaves the folder as an uninterrupted run would.
+  await removeStaleTemps(path);
   if (current !== undefined && current.equals(bytes)) return false;
   await beforeChange?.();
   await writeFileAtomic(path, bytes);
