@@ -248,7 +248,7 @@ async function lloyd(data: Float32Array, dim: number, options: KMeansOptions & {
  * their own centre, which leaves the cluster it came from (the labels themselves stay: the next
  * assignment step settles them).
  */
-function relocateEmpty(data: Float32Array, dim: number, labels: Int32Array, distance: Float64Array, sums: Float64Array, counts: Float64Array): void {
+export function relocateEmpty(data: Float32Array, dim: number, labels: Int32Array, distance: Float64Array, sums: Float64Array, counts: Float64Array): void {
   const empty: number[] = [];
   counts.forEach((c, j) => {
     if (c === 0) empty.push(j);

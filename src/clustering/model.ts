@@ -289,7 +289,7 @@ export async function assignFile(
   model: ClusterModel | Assigner,
   inPath: string,
   outPath: string,
-  options: KernelOptions & { signal?: AbortSignal; refitHint?: string } = {},
+  options: KernelOptions & { signal?: AbortSignal; refitHint?: string; blockRows?: number } = {},
 ): Promise<AssignFileResult> {
   const owned = 'meta' in model;
   const assigner = owned ? await createAssigner(model, options) : model;
@@ -305,7 +305,7 @@ export async function assignFile(
     }
     writer = await NpyWriter.create(outPath, 'int32');
     const counts = new Int32Array(assigner.clusters);
-    for await (const block of reader.blocks(rowsPerBlock(reader.cols))) {
+    for await (const block of reader.blocks(options.blockRows ?? rowsPerBlock(reader.cols))) {
       if (options.signal?.aborted) throw new InterruptedError('INTERRUPTED', `stopped while assigning ${inPath}`, { hint: 'rerun the same command' });
       const ids = await assigner.assign(block.data, block.rows);
       for (const id of ids) counts[id]!++;
