@@ -19,10 +19,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
 import { sha256, sha256File, writeJsonAtomic } from '../manifest/io.js';
 import { NearestKernel, rowsPerBlock, type KernelOptions } from './kernels.js';
-import { KMEANS_DEFAULTS, fitKMeans } from './kmeans.js';
+import { KMEANS_DEFAULTS, fitKMeans, type FitLog } from './kmeans.js';
 import { NpyReader, NpyWriter, readNpyFloat32, writeNpy } from './npy.js';
 import { fitPca, projectSource } from './pca.js';
 import { EMBEDDING_DTYPES, type RowSource } from './sample.js';
@@ -97,7 +96,7 @@ export interface FitOptions extends KernelOptions {
 }
 
 export interface FitContext {
-  log?: Pick<Logger, 'info' | 'debug'>;
+  log?: FitLog;
   signal?: AbortSignal;
 }
 
