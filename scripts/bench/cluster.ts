@@ -8,6 +8,7 @@
 //          [--max-iter 100] [--assign-rows 1000000] [--runs 3] [--dir bench-out] [--no-sklearn]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { NearestKernel, centroidNorms } from '../../src/clustering/kernels.js';
@@ -37,10 +38,18 @@ const clusters = Number(values.clusters);
 const maxIter = Number(values['max-iter']);
 const assignRows = Number(values['assign-rows']);
 const runs = Number(values.runs);
+const loadAtStart = loadavg()[0];
 const dir = resolve(values.dir, 'cluster');
 mkdirSync(dir, { recursive: true });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const seconds = (t: number) => Math.round((performance.now() - t) / 10) / 100;
+// CPU seconds of this process, onnxruntime's threads included: on a shared machine wall time
+// swings with the neighbours' load, CPU time much less.
+const cpuStart = () => process.cpuUsage();
+const cpuSeconds = (c: NodeJS.CpuUsage) => {
+  const d = process.cpuUsage(c);
+  return Math.round((d.user + d.system) / 1e4) / 100;
+};
 const note = (msg: string) => process.stderr.write(msg + '\n');
 
 // ---- data: cached between runs of the bench
@@ -67,9 +76,11 @@ const log = {
   debug: () => undefined,
 };
 let t = performance.now();
+let cpu = cpuStart();
 const sample = await sampleEmbeddings([xPath], rows, 0);
 const model = await fitClusterModel(sample, { components, clusters, seed: 0, maxIterations: maxIter, tolerance: 1e-4 }, { log });
 const fitSeconds = seconds(t);
+const fitCpuSeconds = cpuSeconds(cpu);
 const modelDir = join(dir, 'model');
 await saveModel(model, modelDir);
 const y = await projectSource(sample, { mean: model.mean, components: model.components, count: model.meta.components });
@@ -77,6 +88,7 @@ const yPath = join(dir, `y-${spec}.npy`);
 await writeNpy(yPath, y, [rows, components]);
 const ours = {
   seconds: fitSeconds,
+  cpuSeconds: fitCpuSeconds,
   pcaSeconds: phases['PCA fitted'],
   seedingSeconds: phases['k-means++ seeding done'],
   lloydSeconds: phases['k-means done'] !== undefined && phases['k-means++ seeding done'] !== undefined ? Math.round((phases['k-means done'] - phases['k-means++ seeding done']) * 100) / 100 : undefined,
@@ -98,15 +110,17 @@ import json, sys, time, numpy as np
 from sklearn.decomposition import PCA
 from sklearn.cluster import KMeans
 x = np.load(sys.argv[1]); y = np.load(sys.argv[2]); k, comps, it = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-t = time.perf_counter(); PCA(n_components=comps).fit(x); pca = time.perf_counter() - t
-t = time.perf_counter(); km = KMeans(n_clusters=k, init='k-means++', n_init=1, max_iter=it, tol=1e-4, random_state=0).fit(y); kmt = time.perf_counter() - t
-print(json.dumps({'pcaSeconds': round(pca, 2), 'kmeansSeconds': round(kmt, 2), 'seconds': round(pca + kmt, 2), 'iterations': int(km.n_iter_), 'inertia': float(km.inertia_)}))
+c = time.process_time(); t = time.perf_counter(); PCA(n_components=comps).fit(x); pca = time.perf_counter() - t
+km = KMeans(n_clusters=k, init='k-means++', n_init=1, max_iter=it, tol=1e-4, random_state=0)
+t = time.perf_counter(); km.fit(y); kmt = time.perf_counter() - t; cpu = time.process_time() - c
+print(json.dumps({'pcaSeconds': round(pca, 2), 'kmeansSeconds': round(kmt, 2), 'seconds': round(pca + kmt, 2), 'cpuSeconds': round(cpu, 2), 'iterations': int(km.n_iter_), 'inertia': float(km.inertia_)}))
 `, [xPath, yPath, String(clusters), String(components), String(maxIter)]);
   note(`scikit-learn: ${JSON.stringify(sklearn)}`);
 } else note('scikit-learn: skipped (no python3 or --no-sklearn)');
 
 // ---- assignment of assign-rows points to the centroids
 const kernelTimes: number[] = [];
+const kernelCpu: number[] = [];
 const tiled = new Float32Array(assignRows * components);
 for (let done = 0; done < assignRows; done += rows) tiled.set(y.subarray(0, Math.min(rows, assignRows - done) * components), done * components);
 const kernel = await NearestKernel.create(components);
@@ -114,20 +128,25 @@ const norms = centroidNorms(model.centroids, components);
 const block = Math.floor((1 << 24) / (clusters + components));
 for (let r = 0; r < runs; r++) {
   t = performance.now();
+  cpu = cpuStart();
   for (let s = 0; s < assignRows; s += block) {
     const n = Math.min(block, assignRows - s);
     await kernel.run(tiled.subarray(s * components, (s + n) * components), n, model.centroids, norms);
   }
   kernelTimes.push(seconds(t));
+  kernelCpu.push(cpuSeconds(cpu));
 }
 await kernel.release();
 
 const fileTimes: number[] = [];
+const fileCpu: number[] = [];
 const assigner = await createAssigner(model);
 for (let r = 0; r < runs; r++) {
   t = performance.now();
+  cpu = cpuStart();
   await assignFile(assigner, bigPath, join(dir, 'ids.npy'));
   fileTimes.push(seconds(t));
+  fileCpu.push(cpuSeconds(cpu));
 }
 await assigner.release();
 
@@ -135,6 +154,7 @@ await assigner.release();
 // slice of the PCA'd rows, scaled to assign-rows.
 const slice = Math.min(20_000, assignRows);
 t = performance.now();
+cpu = cpuStart();
 let checksum = 0;
 for (let i = 0; i < slice; i++) {
   let best = 0;
@@ -147,19 +167,31 @@ for (let i = 0; i < slice; i++) {
   checksum += best;
 }
 const jsLoopSeconds = Math.round(((performance.now() - t) / 1000) * (assignRows / slice) * 100) / 100;
+const jsLoopCpuSeconds = Math.round(cpuSeconds(cpu) * (assignRows / slice) * 100) / 100;
 
 const inertiaRatio = sklearn ? model.meta.kmeans.inertia / (sklearn['inertia'] as number) : undefined;
 const result = {
-  fit: { data: `${spec} → ${components} components, k=${clusters}, max-iter ${maxIter}`, ours, sklearn, inertiaRatio, speedupVsSklearn: sklearn ? (sklearn['seconds'] as number) / fitSeconds : undefined },
+  fit: {
+    data: `${spec} → ${components} components, k=${clusters}, max-iter ${maxIter}`,
+    ours,
+    sklearn,
+    inertiaRatio,
+    speedupVsSklearn: sklearn ? (sklearn['seconds'] as number) / fitSeconds : undefined,
+    cpuRatioVsSklearn: sklearn ? fitCpuSeconds / (sklearn['cpuSeconds'] as number) : undefined,
+  },
+  loadAverage: { start: loadAtStart, end: loadavg()[0], cores: availableParallelism() },
   assign: {
     points: assignRows,
     clusters,
     kernelSeconds: median(kernelTimes),
     kernelRuns: kernelTimes,
+    kernelCpuSeconds: median(kernelCpu),
     fileSeconds: median(fileTimes),
     fileRuns: fileTimes,
+    fileCpuSeconds: median(fileCpu),
     fileRowsPerSecond: Math.round(assignRows / median(fileTimes)),
     jsLoopSeconds,
+    jsLoopCpuSeconds,
     jsLoopMeasuredOn: slice,
     kernelSpeedupVsJsLoop: Math.round((jsLoopSeconds / median(kernelTimes)) * 10) / 10,
     checksum,

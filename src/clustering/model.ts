@@ -22,7 +22,7 @@ import { InterruptedError, ManifestError } from '../errors.js';
 import { sha256, sha256File, writeJsonAtomic } from '../manifest/io.js';
 import { NearestKernel, rowsPerBlock, type KernelOptions } from './kernels.js';
 import { KMEANS_DEFAULTS, fitKMeans, type FitLog } from './kmeans.js';
-import { NpyReader, NpyWriter, readNpyFloat32, writeNpy } from './npy.js';
+import { NpyReader, NpyWriter, decodeNpyFloat32, writeNpy } from './npy.js';
 import { fitPca, projectSource } from './pca.js';
 import { EMBEDDING_DTYPES, type RowSource } from './sample.js';
 
@@ -227,7 +227,7 @@ export async function loadModel(dir: string, expect: ModelExpectation = {}): Pro
     if (sha256(bytes) !== files[name as keyof typeof files]) {
       throw new ManifestError('CLUSTER_MODEL_DAMAGED', `${file} does not match the sha256 in ${MODEL_FILES.meta}`, { path: file, hint });
     }
-    const { data, shape: got } = await readNpyFloat32(file, shape.length as 1 | 2);
+    const { data, shape: got } = decodeNpyFloat32(bytes, file, shape.length as 1 | 2);
     if (got.join() !== shape.join() || !data.every(Number.isFinite)) {
       throw new ManifestError('CLUSTER_MODEL_DAMAGED', `${file} has shape (${got.join(', ')}) or non-finite values where (${shape.join(', ')}) is expected`, { path: file, hint });
     }
