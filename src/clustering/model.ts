@@ -19,11 +19,10 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
 import { sha256, sha256File, writeJsonAtomic } from '../manifest/io.js';
 import { NearestKernel, rowsPerBlock, type KernelOptions } from './kernels.js';
-import { KMEANS_DEFAULTS, fitKMeans } from './kmeans.js';
-import { NpyReader, NpyWriter, readNpyFloat32, writeNpy } from './npy.js';
+import { KMEANS_DEFAULTS, fitKMeans, type FitLog } from './kmeans.js';
+import { NpyReader, NpyWriter, decodeNpyFloat32, writeNpy } from './npy.js';
 import { fitPca, projectSource } from './pca.js';
 import { EMBEDDING_DTYPES, type RowSource } from './sample.js';
 
@@ -97,7 +96,7 @@ export interface FitOptions extends KernelOptions {
 }
 
 export interface FitContext {
-  log?: Pick<Logger, 'info' | 'debug'>;
+  log?: FitLog;
   signal?: AbortSignal;
 }
 
@@ -228,7 +227,7 @@ export async function loadModel(dir: string, expect: ModelExpectation = {}): Pro
     if (sha256(bytes) !== files[name as keyof typeof files]) {
       throw new ManifestError('CLUSTER_MODEL_DAMAGED', `${file} does not match the sha256 in ${MODEL_FILES.meta}`, { path: file, hint });
     }
-    const { data, shape: got } = await readNpyFloat32(file, shape.length as 1 | 2);
+    const { data, shape: got } = decodeNpyFloat32(bytes, file, shape.length as 1 | 2);
     if (got.join() !== shape.join() || !data.every(Number.isFinite)) {
       throw new ManifestError('CLUSTER_MODEL_DAMAGED', `${file} has shape (${got.join(', ')}) or non-finite values where (${shape.join(', ')}) is expected`, { path: file, hint });
     }
@@ -289,7 +288,7 @@ export async function assignFile(
   model: ClusterModel | Assigner,
   inPath: string,
   outPath: string,
-  options: KernelOptions & { signal?: AbortSignal; refitHint?: string } = {},
+  options: KernelOptions & { signal?: AbortSignal; refitHint?: string; blockRows?: number } = {},
 ): Promise<AssignFileResult> {
   const owned = 'meta' in model;
   const assigner = owned ? await createAssigner(model, options) : model;
@@ -305,7 +304,7 @@ export async function assignFile(
     }
     writer = await NpyWriter.create(outPath, 'int32');
     const counts = new Int32Array(assigner.clusters);
-    for await (const block of reader.blocks(rowsPerBlock(reader.cols))) {
+    for await (const block of reader.blocks(options.blockRows ?? rowsPerBlock(reader.cols))) {
       if (options.signal?.aborted) throw new InterruptedError('INTERRUPTED', `stopped while assigning ${inPath}`, { hint: 'rerun the same command' });
       const ids = await assigner.assign(block.data, block.rows);
       for (const id of ids) counts[id]!++;

@@ -8,7 +8,7 @@
  * writing streams rows to a temporary file and patches the header with the final row count before
  * the rename, which works because numpy's header reserves room for a 21-digit first axis.
  */
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -185,6 +185,38 @@ export interface OpenOptions {
   dtypes: readonly NpyDtype[];
 }
 
+/** Parse a header and check it against what the caller accepts and the file's real size. */
+function checkedHeader(head: Buffer, size: number, path: string, options: OpenOptions): NpyHeader {
+  const header = parseNpyHeader(head, path);
+  if (header.shape.length !== options.ndim) {
+    throw npyError('NPY_SHAPE', path, `expected a ${options.ndim}-D array, got shape (${header.shape.join(', ')})`,
+      options.ndim === 2 ? 'save one row per item: an N×D array' : 'save a flat array of N values');
+  }
+  if (!options.dtypes.includes(header.dtype)) {
+    throw npyError('NPY_DTYPE', path, `dtype ${header.dtype} where ${options.dtypes.join(' or ')} is expected`);
+  }
+  const expected = header.dataOffset + header.shape.reduce((a, b) => a * b, 1) * ITEM_SIZE[header.dtype];
+  if (size !== expected) {
+    throw npyError(size < expected ? 'NPY_TRUNCATED' : 'NPY_SIZE', path,
+      `${size} bytes where the header (shape (${header.shape.join(', ')}), ${header.dtype}) says ${expected}`,
+      'the file is incomplete or damaged: write it again');
+  }
+  return header;
+}
+
+/** Little-endian float16/float64 bytes into float32 values (`raw` holds exactly out.length values). */
+function widenToFloat32(raw: Uint8Array, dtype: 'float16' | 'float64', out: Float32Array): void {
+  // Typed views need aligned offsets; a slice starts its own buffer at 0.
+  const aligned = raw.byteOffset % ITEM_SIZE[dtype] === 0 ? raw : raw.slice();
+  if (dtype === 'float64') {
+    out.set(new Float64Array(aligned.buffer, aligned.byteOffset, out.length));
+    return;
+  }
+  const halves = new Uint16Array(aligned.buffer, aligned.byteOffset, out.length);
+  const table = halfTable();
+  for (let i = 0; i < out.length; i++) out[i] = table[halves[i]!]!;
+}
+
 /** Random access to the rows of a .npy file, one positioned read per block. */
 export class NpyReader {
   private constructor(
@@ -213,20 +245,7 @@ export class NpyReader {
           await handle.read(head, 0, want, 0);
         }
       }
-      const header = parseNpyHeader(head, path);
-      if (header.shape.length !== options.ndim) {
-        throw npyError('NPY_SHAPE', path, `expected a ${options.ndim}-D array, got shape (${header.shape.join(', ')})`,
-          options.ndim === 2 ? 'save one row per item: an N×D array' : 'save a flat array of N values');
-      }
-      if (!options.dtypes.includes(header.dtype)) {
-        throw npyError('NPY_DTYPE', path, `dtype ${header.dtype} where ${options.dtypes.join(' or ')} is expected`);
-      }
-      const expected = header.dataOffset + header.shape.reduce((a, b) => a * b, 1) * ITEM_SIZE[header.dtype];
-      if (size !== expected) {
-        throw npyError(size < expected ? 'NPY_TRUNCATED' : 'NPY_SIZE', path,
-          `${size} bytes where the header (shape (${header.shape.join(', ')}), ${header.dtype}) says ${expected}`,
-          'the file is incomplete or damaged: write it again');
-      }
+      const header = checkedHeader(head, size, path, options);
       return new NpyReader(path, header, handle);
     } catch (error) {
       await handle.close();
@@ -266,19 +285,13 @@ export class NpyReader {
     const n = count * this.cols;
     const out = into && into.length >= n ? into.subarray(0, n) : new Float32Array(n);
     const dtype = this.header.dtype;
+    if (dtype === 'int32') throw npyError('NPY_DTYPE', this.path, 'int32 array where floats are expected');
     if (dtype === 'float32') {
       await this.readBytes(start, count, new Uint8Array(out.buffer, out.byteOffset, n * 4));
-    } else if (dtype === 'float16') {
-      const raw = new Uint16Array(n);
-      await this.readBytes(start, count, new Uint8Array(raw.buffer));
-      const table = halfTable();
-      for (let i = 0; i < n; i++) out[i] = table[raw[i]!]!;
-    } else if (dtype === 'float64') {
-      const raw = new Float64Array(n);
-      await this.readBytes(start, count, new Uint8Array(raw.buffer));
-      out.set(raw);
     } else {
-      throw npyError('NPY_DTYPE', this.path, 'int32 array where floats are expected');
+      const raw = new Uint8Array(n * ITEM_SIZE[dtype]);
+      await this.readBytes(start, count, raw);
+      widenToFloat32(raw, dtype, out);
     }
     return out;
   }
@@ -413,10 +426,30 @@ export async function writeNpy(path: string, data: Float32Array | Int32Array, sh
   await writer.finish();
 }
 
+const FLOAT_DTYPES = ['float32', 'float16', 'float64'] as const;
+
+/**
+ * A whole float array from bytes already in memory, checked like a file (the model loader hashes
+ * these same bytes, so what it checks is what it uses).
+ */
+export function decodeNpyFloat32(bytes: Buffer, path: string, ndim: 1 | 2): { data: Float32Array; shape: number[] } {
+  const header = checkedHeader(bytes, bytes.length, path, { ndim, dtypes: FLOAT_DTYPES });
+  const n = header.shape.reduce((a, b) => a * b, 1);
+  const raw = bytes.subarray(header.dataOffset);
+  const data = new Float32Array(n);
+  if (header.dtype === 'float32') new Uint8Array(data.buffer).set(raw);
+  else widenToFloat32(raw, header.dtype as 'float16' | 'float64', data);
+  return { data, shape: header.shape };
+}
+
 /** Read a whole (small) float array: the model's mean, components and centroids. */
 export async function readNpyFloat32(path: string, ndim: 1 | 2): Promise<{ data: Float32Array; shape: number[] }> {
-  return withNpy(path, { ndim, dtypes: ['float32', 'float16', 'float64'] }, async (r) => ({
-    data: await r.readFloat32(0, r.rows),
-    shape: r.header.shape,
-  }));
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw npyError('NPY_MISSING', path, 'no such file');
+    throw error;
+  }
+  return decodeNpyFloat32(bytes, path, ndim);
 }

@@ -78,7 +78,9 @@ export async function runFit(options: FitOptions, ctx: Pick<StageContext, 'log' 
   const started = performance.now();
   const sample = await sampleEmbeddings(options.embeddings, options.sample, options.seed);
   if (options.components > Math.min(sample.dim, sample.rows)) {
-    throw new UsageError('FLAG_INVALID', `--components ${options.components}: at most ${Math.min(sample.dim, sample.rows)} for ${sample.rows} sampled rows of ${sample.dim} values`);
+    throw new UsageError('FLAG_INVALID', `--components ${options.components}: at most ${Math.min(sample.dim, sample.rows)} for ${sample.rows} sampled rows of ${sample.dim} values`, {
+      hint: `lower --components to at most ${Math.min(sample.dim, sample.rows)}`,
+    });
   }
   if (options.clusters > sample.rows) {
     throw new UsageError('FLAG_INVALID', `--clusters ${options.clusters}: more clusters than the ${sample.rows} sampled rows`, { hint: 'lower --clusters or raise --sample' });
