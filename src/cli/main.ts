@@ -20,7 +20,13 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const program: Command = buildProgram({ signal: controller.signal });
-  program.exitOverride();
+  // Commander copies exitOverride only to subcommands made with .command(), not to those added
+  // with addCommand: without this, `embed --recipe nope` would exit 1 from inside commander.
+  const overrideExit = (cmd: Command): void => {
+    cmd.exitOverride();
+    cmd.commands.forEach(overrideExit);
+  };
+  overrideExit(program);
   try {
     await program.parseAsync(argv);
     return ExitCode.ok;
