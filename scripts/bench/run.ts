@@ -12,6 +12,7 @@ const benches: Record<string, string[]> = {
   load: ['load.ts'],
   inventory: ['inventory.ts'],
   'cloud-metadata': ['cloud-metadata.ts'],
+  embed: ['embed.ts'],
 };
 const wanted = process.argv.slice(2);
 const names = wanted.length > 0 ? wanted : Object.keys(benches);
