@@ -8,7 +8,7 @@
 //   npm run models                                   → models/features.onnx, models/vit-s14.onnx
 //   npm run models -- --model vit --shape l14 --registers 4 --dtype float16 --out models/vit-l14-reg-fp16.onnx
 //   npm run models -- --calibrate                    → per-group variance of the raw features on the corpus
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { FEATURE_GROUPS, FEATURE_SIZES, writeFeatures, type FeatureGroup } from './models/features.js';
 import { VIT_SHAPES, writeVit, type VitShapeName } from './models/vit.js';
 import type { FloatType } from './models/onnx-graph.js';
+import { listFiles } from '../test/helpers/corpus.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -69,10 +70,7 @@ async function calibrate(): Promise<void> {
     const model = join(dir, 'raw.onnx');
     const ones = Object.fromEntries(FEATURE_GROUPS.map((g) => [g, 1])) as Record<FeatureGroup, number>;
     await writeFeatures(model, { dtype: 'float32', weights: ones });
-    const corpus = resolve(root, '../shared/corpus/images');
-    const walk = async (d: string): Promise<string[]> =>
-      (await Promise.all((await readdir(d, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(join(d, e.name)) : /\.(jpe?g|png|gif|tiff?)$/i.test(e.name) ? [join(d, e.name)] : [])))).flat();
-    const files = (await walk(corpus)).sort();
+    const files = listFiles(resolve(root, '../shared/corpus/images'), /\.(jpe?g|png|gif|tiff?)$/i);
     const embedder = await openEmbedder({ model, device: 'cpu', recipe: 'biomedica' }, { log: silentLogger(), signal: new AbortController().signal });
     const rows: Float32Array[] = [];
     for await (const r of embedder.embed(files.map((path) => ({ key: path, path })))) if ('embedding' in r) rows.push(r.embedding.slice());

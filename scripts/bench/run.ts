@@ -14,6 +14,7 @@ const benches: Record<string, string[]> = {
   'cloud-metadata': ['cloud-metadata.ts'],
   annotate: ['annotate.ts'],
   cluster: ['cluster.ts'],
+  embed: ['embed.ts'],
   // Not in the default set (it runs the others' work again, beside the peers): `npm run bench -- compare`.
   compare: ['compare.ts'],
 };

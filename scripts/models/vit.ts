@@ -40,6 +40,14 @@ export interface VitOptions {
   /** Type of pixel_values and the outputs; defaults to dtype (optimum's fp16 exports are float16 end to end). */
   ioType?: FloatType;
   seed: number;
+  /**
+   * pooler_output: 'cls' as transformers exports it (token 0 of last_hidden_state), 'mean' (the
+   * mean of all tokens, as some exports define it: the embedder must notice and take token 0), or
+   * 'none' (an export with last_hidden_state only).
+   */
+  pooler?: 'cls' | 'mean' | 'none';
+  /** A fixed batch size in the input shape (some exports have one); default dynamic. */
+  batch?: number;
 }
 
 export const PATCH = 14;
@@ -71,7 +79,8 @@ export function buildVit(options: VitOptions): GraphBuilder {
     });
   const scalar = (name: string, value: number) => g.constant(name, [], [value]);
 
-  let x = g.input('pixel_values', ['batch_size', 3, IMAGE_SIZE, IMAGE_SIZE], ioType);
+  const batchDim = options.batch ?? 'batch_size';
+  let x = g.input('pixel_values', [batchDim, 3, IMAGE_SIZE, IMAGE_SIZE], ioType);
   if (ioType !== options.dtype) x = g.op('Cast', [x], { to: options.dtype === 'float16' ? 10 : 1 });
 
   // Patch embedding → [B, 256, dim].
@@ -128,18 +137,19 @@ export function buildVit(options: VitOptions): GraphBuilder {
     h = g.op('Add', [h, layerScale(linear(gelu, `${prefix}.mlp.fc2`, hidden, dim), `${prefix}.layer_scale2`)]);
   }
 
-  let last = layerNorm(h, 'layernorm');
-  let pooled = g.op('Gather', [last, g.int64('token.cls', [0])], { axis: 1 });
-  pooled = g.op('Reshape', [pooled, g.int64('shape.pooled', [0, dim])]);
-  if (ioType !== options.dtype) {
-    const to = ioType === 'float16' ? 10 : 1;
-    last = g.op('Cast', [last], { to });
-    pooled = g.op('Cast', [pooled], { to });
+  const last = layerNorm(h, 'layernorm');
+  const pooler = options.pooler ?? 'cls';
+  const cast = (t: string) => (ioType === options.dtype ? t : g.op('Cast', [t], { to: ioType === 'float16' ? 10 : 1 }));
+  g.op('Identity', [cast(last)], {}, 'last_hidden_state');
+  g.output('last_hidden_state', [batchDim, tokens, dim], ioType);
+  if (pooler !== 'none') {
+    const pooled =
+      pooler === 'mean'
+        ? g.op('ReduceMean', [last], { axes: [1], keepdims: 0 })
+        : g.op('Reshape', [g.op('Gather', [last, g.int64('token.cls', [0])], { axis: 1 }), g.int64('shape.pooled', [0, dim])]);
+    g.op('Identity', [cast(pooled)], {}, 'pooler_output');
+    g.output('pooler_output', [batchDim, dim], ioType);
   }
-  g.op('Identity', [last], {}, 'last_hidden_state');
-  g.op('Identity', [pooled], {}, 'pooler_output');
-  g.output('last_hidden_state', ['batch_size', tokens, dim], ioType);
-  g.output('pooler_output', ['batch_size', dim], ioType);
   return g;
 }
 
