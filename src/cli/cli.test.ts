@@ -12,6 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import { collect, repoRoot, runCli, spawnCli } from '../../test/helpers/cli.js';
 import { buildProgram } from './program.js';
 
+/** The command wiring in this process: for errors thrown before any output (main.ts's exit codes are tested by spawning). */
+function inProcess(args: string[]): Promise<unknown> {
+  return buildProgram({ signal: new AbortController().signal }).parseAsync(args, { from: 'user' });
+}
+
 describe('biomedica CLI', () => {
   let dir: string;
   before(async () => {
@@ -66,8 +71,7 @@ describe('biomedica CLI', () => {
     ];
     // In process: the wiring is under test here; the spawned runs below cover main.ts's exit codes.
     for (const args of commands) {
-      const program = buildProgram({ signal: new AbortController().signal });
-      await assert.rejects(program.parseAsync([...args, '--config', missing], { from: 'user' }), (e: unknown) => {
+      await assert.rejects(inProcess([...args, '--config', missing]), (e: unknown) => {
         const err = e as { code: string; message: string; exitCode: number };
         assert.equal(err.code, 'CONFIG_FILE', `${args[0]}: ${err.message}`);
         return err.exitCode === 2;
@@ -81,12 +85,16 @@ describe('biomedica CLI', () => {
   });
 
   test('dates are calendar days: a usage error before any work', async () => {
-    const from = await runCli(['extract', '--source', 'sample', '--out', join(dir, 'dates'), '--updated-from', '2025-13-45']);
-    assert.equal(from.code, 2, from.stderr);
-    assert.match(from.stderr, /FLAG_INVALID: --updated-from "2025-13-45": expected a calendar date/);
-    const snapshot = await runCli(['load', '--out', join(dir, 'dates'), '--snapshot-date', '2025-02-30']);
-    assert.equal(snapshot.code, 2, snapshot.stderr);
-    assert.match(snapshot.stderr, /FLAG_INVALID: --snapshot-date 2025-02-30: not a calendar date/);
+    await assert.rejects(inProcess(['extract', '--source', 'sample', '--out', join(dir, 'dates'), '--updated-from', '2025-13-45']), {
+      code: 'FLAG_INVALID',
+      exitCode: 2,
+      message: /^--updated-from "2025-13-45": expected a calendar date/,
+    });
+    await assert.rejects(inProcess(['load', '--out', join(dir, 'dates'), '--snapshot-date', '2025-02-30']), {
+      code: 'FLAG_INVALID',
+      exitCode: 2,
+      message: /^--snapshot-date 2025-02-30: not a calendar date/,
+    });
     assert.ok(!existsSync(join(dir, 'dates')), 'nothing was written');
   });
 
@@ -162,9 +170,11 @@ describe('biomedica CLI', () => {
 
   test('query --output in an unknown format is a usage error, and writes nothing', async () => {
     const xlsx = join(dir, 'keys.xlsx');
-    const r = await runCli(['query', join(dir, 'ds-file'), '--where', 'true', '--output', xlsx]);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /FLAG_INVALID: --output: unknown output format; the file name must end in \.txt, \.parquet, \.csv, \.jsonl, \.json/);
+    await assert.rejects(inProcess(['query', join(dir, 'ds-file'), '--where', 'true', '--output', xlsx]), {
+      code: 'FLAG_INVALID',
+      exitCode: 2,
+      message: /^--output: unknown output format; the file name must end in \.txt, \.parquet, \.csv, \.jsonl, \.json/,
+    });
     assert.ok(!existsSync(xlsx));
   });
 
