@@ -33,7 +33,7 @@ import { openEmbedder } from '../src/embedding/embedder.js';
 import { testContext } from '../src/pipeline/context.js';
 import { corpusDir, listFiles } from './helpers/corpus.js';
 import { tinyVit } from './helpers/models.js';
-import { hasPython, pythonVenv } from './helpers/python.js';
+import { ensureVenv, hasPython } from './helpers/python.js';
 import { repoRoot } from './helpers/servers.js';
 
 const skip = hasPython ? false : 'python3 is not installed';
@@ -44,7 +44,7 @@ let dir: string;
 
 before(async () => {
   if (!hasPython) return;
-  python = await pythonVenv('biomedica-embed-venv', ['pillow', 'numpy', 'onnx'], 'import PIL, numpy, onnx');
+  ({ python } = await ensureVenv('biomedica-embed-venv', ['pillow', 'numpy', 'onnx'], 'import PIL, numpy, onnx'));
   dir = await mkdtemp(join(tmpdir(), 'embed-reference-'));
 });
 after(async () => {
