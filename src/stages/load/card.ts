@@ -234,6 +234,29 @@ export function renderCard(manifest: LoadManifest, summary: DatasetSummary): str
     `| total | | ${manifest.totals.samples} | ${manifest.totals.articles} | ${manifest.totals.shards} | ${formatBytes(manifest.totals.bytes)} |`,
     '',
   ];
+  const c = summary.clustering;
+  if (c) {
+    body.push(
+      '## Clusters and labels',
+      '',
+      `Every image was embedded with \`${c.modelFile}\` (sha256 \`${c.modelSha256.slice(0, 16)}…\`, ${c.dim}-value`,
+      `embeddings, preprocessing recipe \`${c.recipe}\`, on ${c.providers.join(', ')}), reduced to ${c.components} PCA components and`,
+      `clustered with k-means into ${c.clusters} clusters fitted on ${c.sampleSize} images; \`image_cluster_id\` is the`,
+      `cluster. ${c.clustersLabelled} of the ${c.clusters} clusters carry expert labels, which every image of the`,
+      'cluster inherits (`image_panel_type`, `image_panel_subtype`, `image_primary_label`,',
+      '`image_secondary_label`); an image of an unlabelled cluster has `image_label_id` \'\'.',
+      '',
+    );
+    // The project's own demo model (scripts/make-models.ts) says so in its name; its clusters
+    // are of image statistics, and a reader of the card must not take them for DINOv2's.
+    if (/features/i.test(c.modelFile)) {
+      body.push(
+        `\`${c.modelFile}\` looks like biomedica's demo feature model (colour, intensity and gradient statistics,`,
+        'made by `npm run models`), not DINOv2: its clusters group images that look alike and say nothing more.',
+        '',
+      );
+    }
+  }
   const concepts = Object.entries(summary.byPanelType).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
   if (concepts.length > 0) {
     body.push('Samples by panel type:', '', '| image_panel_type | samples |', '| --- | ---: |');

@@ -46,7 +46,7 @@ import {
   type LoadManifest,
 } from '../../manifest/load-manifest.js';
 import { readManifest } from '../../manifest/read.js';
-import { transformPaths } from '../../manifest/transform-records.js';
+import { TransformManifest, transformPaths } from '../../manifest/transform-records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { describeSubset, subsetSelector, SubsetSpec } from '../../annotations/subset-selector.js';
 import { lockDirOf } from '../../pipeline/lock.js';
@@ -70,7 +70,7 @@ import { pathExists, readJsonIfExists, sha256, sha256File, sha256IfExists, stabl
 import { renderCard } from './card.js';
 import { duplicateKeys, jsonlToParquet, withDuckDb } from './parquet.js';
 import { planFromJson, planLoad, planToJson, type GroupPlan, type Plan, type PlanInput, type PlannedShard, type TarLine } from './plan.js';
-import { formatLoadSummary, type DatasetSummary, type LoadSummary } from './summary.js';
+import { formatLoadSummary, type ClusteringSummary, type DatasetSummary, type LoadSummary } from './summary.js';
 import { shardStep } from './shard-step.js';
 import { mtimeFor, writeShard, type TarMember } from './tar.js';
 
@@ -222,6 +222,8 @@ export async function runLoad(
   const sharded = Date.now();
   const written = { shardsWritten: report.counts.written, shardsReused: report.counts.skipped };
   const summary = datasetSummary(plan, extractManifest, layout, snapshotDate);
+  const clustering = transformSha256 === '' ? undefined : await clusteringOf(outDir);
+  if (clustering) summary.clustering = clustering;
   const partial = (pending: number): LoadSummary => ({
     ...summary,
     datasetDir,
@@ -512,6 +514,25 @@ async function copyIfChanged(from: string, to: string, beforeChange: () => Promi
     await copyFile(from, tmp);
     await rename(tmp, to);
   });
+}
+
+/** What the card says of the transform that labelled the images. */
+async function clusteringOf(outDir: string): Promise<ClusteringSummary> {
+  const { value: t } = await readManifest(transformPaths(outDir).manifest, TransformManifest, {
+    missing: `rerun biomedica transform --out ${outDir}`,
+    invalid: `rerun biomedica transform --out ${outDir}, with this version of biomedica`,
+  });
+  return {
+    modelFile: t.embedding.modelFile,
+    modelSha256: t.embedding.modelSha256,
+    recipe: t.embedding.recipe,
+    dim: t.embedding.dim,
+    providers: t.embedding.providers,
+    clusters: t.model.clusters,
+    components: t.model.components,
+    sampleSize: t.model.sampleSize,
+    clustersLabelled: t.labels.clustersLabelled,
+  };
 }
 
 function datasetSummary(plan: Plan, extract: ExtractManifest, layout: DatasetSummary['layout'], snapshotDate: string): DatasetSummary {

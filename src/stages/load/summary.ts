@@ -27,6 +27,18 @@ export interface BuildScope {
   subsetWhere?: string;
 }
 
+export interface ClusteringSummary {
+  modelFile: string;
+  modelSha256: string;
+  recipe: string;
+  dim: number;
+  providers: string[];
+  clusters: number;
+  components: number;
+  sampleSize: number;
+  clustersLabelled: number;
+}
+
 export interface DatasetSummary {
   scope: BuildScope;
   layout: Layout;
@@ -42,6 +54,8 @@ export interface DatasetSummary {
   unlabelled: number;
   /** Samples per image_panel_type; {} when the images are not labelled. */
   byPanelType: Record<string, number>;
+  /** How the images were embedded, clustered and labelled (transform/manifest.json); absent without transform. */
+  clustering?: ClusteringSummary;
   leftOut: LeftOut;
   /** Extract's reasons for the filtered figures. */
   filteredByReason: Record<string, number>;
