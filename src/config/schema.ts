@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { LicenseGroupSchema } from '../manifest/license.js';
 
-const LicenseGroups = z.array(z.enum(['commercial', 'noncommercial', 'other'])).min(1);
+const LicenseGroups = z.array(LicenseGroupSchema).min(1);
 const IsoDay = z.union([z.literal(''), z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')]);
 
 export const Config = z.object({
