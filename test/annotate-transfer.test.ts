@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { testContext } from '../src/pipeline/context.js';
 import { writeJsonAtomic } from '../src/manifest/io.js';
 import { transformPaths } from '../src/manifest/transform-records.js';
-import { sqlString, withDuckDb } from '../src/stages/load/parquet.js';
+import { sqlString, withDuckDb } from '../src/storage/duckdb.js';
 import { runTransfer, TransferOptions, wilsonLower, type TransferReport } from '../src/annotations/transfer.js';
 import { parseClusterLabels, validateClusterLabels, type ClusterLabel } from '../src/annotations/cluster-labels.js';
 import { readTaxonomy, resolveTaxonomyPath } from '../src/annotations/taxonomy.js';

@@ -30,7 +30,7 @@ import { InterruptedError, UsageError } from '../errors.js';
 import { stableStringify, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
 import { readTransformLabels } from '../manifest/transform-records.js';
 import type { StageContext } from '../pipeline/context.js';
-import { sqlIdent, sqlString, withDuckDb } from '../stages/load/parquet.js';
+import { sqlIdent, sqlString, withDuckDb } from '../storage/duckdb.js';
 import { EMPTY_CLUSTER_LABEL, type ClusterLabel, type ClusterLabels } from './cluster-labels.js';
 import { formatClusterLabels } from './imported.js';
 import { clustersOfRun, labelUnits, unitImages, unitPmcids, type ClusterCount } from './run-folder.js';

@@ -9,8 +9,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { machineDefaults } from './cores.js';
+import { LicenseGroupSchema } from '../manifest/license.js';
 
-const LicenseGroups = z.array(z.enum(['commercial', 'noncommercial', 'other'])).min(1);
+const LicenseGroups = z.array(LicenseGroupSchema).min(1);
 
 /** True for a real calendar day written YYYY-MM-DD (2025-02-30 and 2025-13-45 are not). */
 export function isCalendarDay(text: string): boolean {

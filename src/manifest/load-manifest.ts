@@ -27,13 +27,13 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { LicenseGroupSchema } from './records.js';
+import { LicenseGroupSchema, type LicenseGroup } from './license.js';
+
+export { LICENSE_GROUPS, type LicenseGroup } from './license.js';
 
 export const LOAD_SCHEMA = 'biomedica.load';
 export const LOAD_VERSION = 1;
 
-export const LICENSE_GROUPS = LicenseGroupSchema.options;
-export type LicenseGroup = z.infer<typeof LicenseGroupSchema>;
 
 /** Keys reach tar member names as `<key>.json`; ustar holds 100 bytes, and a pax header would move offsets. */
 export const MAX_KEY_LENGTH = 95;

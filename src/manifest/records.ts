@@ -7,8 +7,9 @@
  * first rows (Hugging Face, DuckDB) see one type per column.
  */
 import { z } from 'zod';
+import { LicenseGroupSchema } from './license.js';
 
-export const LicenseGroupSchema = z.enum(['commercial', 'noncommercial', 'other']);
+export { LicenseGroupSchema } from './license.js';
 
 export const ArticleRecord = z.object({
   /** Stable id with no dots: 'PMC4599423_1' (cloud) or 'PMC4599423' (legacy). */

@@ -60,7 +60,7 @@ import { z } from 'zod';
 import { BiomedicaError, InterruptedError, toFailure, type FailureInfo } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { outputFault, storageFault } from '../storage/faults.js';
-import { jsonText, sha256, sha256File, stableStringify, writeFileAtomic } from '../storage/files.js';
+import { ensureDir, jsonText, sha256, sha256File, stableStringify, writeFileAtomic } from '../storage/files.js';
 import type { StageContext } from './context.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -625,7 +625,7 @@ export async function sharedOnce<T>(options: SharedOnceOptions, read: () => Prom
 export async function createExclusive(path: string, text: string): Promise<boolean> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await ensureDir(dirname(path));
     const handle = await open(tmp, 'wx');
     try {
       await handle.writeFile(text);

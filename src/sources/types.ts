@@ -5,7 +5,10 @@
  */
 import type { RateStats } from '../transport/rate.js';
 
-export type LicenseGroup = 'commercial' | 'noncommercial' | 'other';
+import type { LicenseGroup } from '../manifest/license.js';
+
+export type { LicenseGroup } from '../manifest/license.js';
+export { licenseGroupOf } from '../manifest/license.js';
 
 export interface ArticleRef {
   /** Stable article id with no dots: 'PMC4599423_1' (cloud, with version) or 'PMC4599423' (legacy). */
@@ -76,13 +79,6 @@ export interface Source {
   close(): Promise<void>;
 }
 
-/** BIOMEDICA's split (SOURCES.md §1). Legacy file lists use the same CC codes. */
-export function licenseGroupOf(code: string): LicenseGroup {
-  const c = code.trim().toUpperCase().replace(/\s+/g, ' ');
-  if (c === 'CC0' || c === 'CC BY' || c === 'CC BY-SA' || c === 'CC BY-ND') return 'commercial';
-  if (c.startsWith('CC BY-NC')) return 'noncommercial';
-  return 'other';
-}
 
 /** 'PMC4599423' + 1 → 'PMC4599423_1'. Ids never contain dots (WebDataset keys split on the first dot). */
 export function articleIdOf(pmcid: string, version: number | null): string {

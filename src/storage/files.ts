@@ -13,6 +13,33 @@ import { createInterface } from 'node:readline';
 import { cleanupAfter, outputFault } from './faults.js';
 import { removeStaleTemps } from './temps.js';
 
+/**
+ * mkdir -p that reports the real cause. Node's recursive mkdir says ENOENT when the file system is
+ * read-only (or the parent is not writable): then the missing folders are made one by one, so the
+ * error names EROFS or EACCES and the folder that could not be made.
+ */
+export async function ensureDir(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw outputFault(error, path) ?? error;
+  }
+  const missing: string[] = [];
+  for (let p = path; !(await pathExists(p)); p = dirname(p)) {
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of missing) {
+    try {
+      await mkdir(p);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw outputFault(error, p) ?? error;
+    }
+  }
+}
+
 function tempNameFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
 }
@@ -21,7 +48,7 @@ function tempNameFor(path: string): string {
 export async function writeFileAtomic(path: string, data: Buffer | string): Promise<void> {
   const tmp = tempNameFor(path);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await ensureDir(dirname(path));
     const handle = await open(tmp, 'w');
     try {
       await handle.writeFile(data);

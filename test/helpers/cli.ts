@@ -14,11 +14,13 @@ export interface CliResult {
   stderr: string;
 }
 
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+/** `as` runs the CLI as another user (uid/gid): permission tests as root need one that permissions bind. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, as?: { uid: number; gid: number }): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...args], {
     cwd: repoRoot,
     env: { ...process.env, BIOMEDICA_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
 }
 

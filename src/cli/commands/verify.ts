@@ -24,7 +24,7 @@ export function verifyCommand(deps: ProgramDeps): Command {
     printSummary(flags, report, formatVerifyReport(report));
     if (!report.ok) {
       throw new ManifestError('VERIFY_DEFECTS', `${report.defectCount} defects in ${dataset}`, {
-        hint: 'rerun biomedica load on the same run folder: damaged shards are rewritten',
+        hint: 'rerun biomedica load --check with the same --out and --dataset: shards, markers, tables and card that no longer match are rewritten',
       });
     }
   });

@@ -5,11 +5,12 @@
  * Storage faults are not the article's: they throw (StorageError), so the unit gets no marker and
  * the run stops, instead of the figures being recorded as failed and lost for good.
  */
-import { writeFile, rename, mkdir } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LimitFunction } from 'p-limit';
 import { toFailure } from '../../errors.js';
-import { onOutput, storageFault } from '../../storage/faults.js';
+import { cleanupAfter, onOutput, storageFault } from '../../storage/faults.js';
+import { ensureDir } from '../../storage/files.js';
 import { parseArticles } from '../../jats/parse.js';
 import type { ParsedArticle, ParsedFigure } from '../../jats/types.js';
 import { keepFigure, type KeepRule } from '../../images/keep.js';
@@ -174,9 +175,14 @@ async function storeImage(
   // and a rerun of an unfinished unit rewrites them all.
   const target = join(dir, `${key}.jpg`);
   await onOutput(target, async () => {
-    await mkdir(dir, { recursive: true });
-    await writeFile(`${target}.tmp`, image.bytes);
-    await rename(`${target}.tmp`, target);
+    await ensureDir(dir);
+    try {
+      await writeFile(`${target}.tmp`, image.bytes);
+      await rename(`${target}.tmp`, target);
+    } catch (error) {
+      await cleanupAfter(() => rm(`${target}.tmp`, { force: true }));
+      throw error;
+    }
   });
   return {
     key,

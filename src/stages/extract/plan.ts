@@ -9,7 +9,7 @@ import { dirname, basename, join } from 'node:path';
 import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../storage/files.js';
+import { ensureDir, readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../storage/files.js';
 import type { ArticleRef, Source, SourceDescriptor, SourceFilter } from '../../sources/types.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { onOutput } from '../../storage/faults.js';
@@ -95,7 +95,7 @@ export async function ensurePlan(
   }
 
   await rm(paths.planDir, { recursive: true, force: true });
-  await mkdir(paths.planDir, { recursive: true });
+  await ensureDir(paths.planDir);
   const units: Plan['units'] = [];
   const skipped: Record<string, number> = {};
   let writer: UnitWriter | undefined;

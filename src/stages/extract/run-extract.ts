@@ -27,7 +27,7 @@ import {
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
 import { sha256, sha256IfExists, stableStringify, writeJsonIfChanged } from '../../storage/files.js';
-import { onOutput } from '../../storage/faults.js';
+import { cleanupAfter, onOutput } from '../../storage/faults.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { lockDirOf } from '../../pipeline/lock.js';
@@ -296,9 +296,10 @@ function extractStep(outDir: string, source: Source, run: UnitJob): Step<Extract
         );
       }
       const results = await Promise.all(pending);
-      if (firstError !== undefined) throw firstError;
-      if (io.signal.aborted) {
-        throw new InterruptedError('INTERRUPTED', `unit ${unit.id} stopped before all its articles were done`);
+      if (firstError !== undefined || io.signal.aborted) {
+        // The unit is redone whole by the next run: what it wrote so far only takes space (a full disk wants it back).
+        await cleanupAfter(() => rm(paths.unitDir(unit.id), { recursive: true, force: true }), io.log);
+        throw firstError ?? new InterruptedError('INTERRUPTED', `unit ${unit.id} stopped before all its articles were done`);
       }
 
       const articles: ArticleRecord[] = [];

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { ManifestError } from '../../errors.js';
 import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
+import { ensureDir, readJsonIfExists, readJsonl, sha256, stableStringify, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
 import type { TombstoneRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import type { CloudSource } from '../../sources/cloud/index.js';
@@ -137,7 +137,7 @@ class SyncPlanner implements ExtractPlanner {
     const epochId = last ? last.id + 1 : 0;
     const firstUnit = existing?.units.length ?? 0;
 
-    await mkdir(paths.planDir, { recursive: true });
+    await ensureDir(paths.planDir);
     const stateWriter = await StateWriter.create(statePaths(outDir).versions(snapshot.folder));
     const newUnits: Plan['units'] = [];
     const skipped: Record<string, number> = {};

@@ -6,7 +6,8 @@
  */
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlIdent, sqlString } from '../../storage/duckdb.js';
 import type { z } from 'zod';
 import { fieldKinds, type FieldKind } from '../../manifest/load-manifest.js';
 import { sha256File } from '../../storage/files.js';
@@ -19,20 +20,7 @@ const DUCK_TYPE: Record<FieldKind, string> = {
   'int[]': 'BIGINT[]',
 };
 
-export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
-/** Column names are quoted: `offset` is an SQL keyword. */
-export const sqlIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
-
-export async function withDuckDb<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.create(':memory:');
-  const conn = await instance.connect();
-  try {
-    return await fn(conn);
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-}
+export { sqlIdent, sqlString, withDuckDb } from '../../storage/duckdb.js';
 
 /** A `read_json(...)` table expression over JSONL files whose rows follow `schema`. */
 export function readJsonSql(files: string[], schema: z.ZodObject): string {

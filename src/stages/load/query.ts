@@ -19,7 +19,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../../errors.js';
-import { readJsonIfExists, readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
+import { ensureDir, readJsonIfExists, readJsonl, sha256File, writeFileAtomic, writeJsonAtomic } from '../../storage/files.js';
 import {
   ArticleRow,
   IndexRow,
@@ -134,7 +134,7 @@ export async function runQuery(options: QueryOptions, ctx: Pick<StageContext, 'l
 
     if (options.output) {
       const out = resolve(options.output);
-      await mkdir(dirname(out), { recursive: true });
+      await ensureDir(dirname(out));
       const tmp = join(dirname(out), `.${basename(out)}.tmp`);
       const ext = extname(out).toLowerCase();
       const format = OUTPUT_FORMATS[ext];
@@ -249,10 +249,10 @@ class SourceReader {
 async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<number> {
   const { subset, sourceManifest: src } = input;
   const paths = loadPaths(subset);
-  await mkdir(subset, { recursive: true });
+  await ensureDir(subset);
   await rm(paths.manifest, { force: true });
   await rm(paths.work, { recursive: true, force: true });
-  await mkdir(paths.work, { recursive: true });
+  await ensureDir(paths.work);
 
   // Pass 1: stream the matching rows to a staging file; choose each group's lead samples (lead.ts).
   const hitsFile = join(paths.work, 'hits.jsonl');
@@ -361,8 +361,8 @@ async function writeSubset(conn: DuckDBConnection, input: SubsetInput): Promise<
   }
 
   // Pass 2: the subset's index (source rows with their new shard and offset) and article rows.
-  await mkdir(join(subset, 'index'), { recursive: true });
-  await mkdir(join(subset, 'articles'), { recursive: true });
+  await ensureDir(join(subset, 'index'));
+  await ensureDir(join(subset, 'articles'));
   const mappingSql = `read_json(${sqlString(join(paths.work, 'mapping.jsonl'))}, format = 'newline_delimited', columns = {'key': 'VARCHAR', 'shard': 'VARCHAR', 'offset': 'BIGINT'})`;
   await conn.run(`CREATE TEMP TABLE mapping AS SELECT * FROM ${mappingSql}`);
   for (const g of groups) {
@@ -428,7 +428,7 @@ async function writeRawShard(
   hits: Hit[],
   reader: SourceReader,
 ): Promise<{ bytes: number; sha256: string; inputSha256: string; offsets: number[] }> {
-  await mkdir(dirname(path), { recursive: true });
+  await ensureDir(dirname(path));
   const tmp = join(dirname(path), `.${basename(path)}.tmp`);
   const handle = await open(tmp, 'w');
   const hash = createHash('sha256');

@@ -66,7 +66,7 @@ import {
 } from '../../pipeline/runner.js';
 import { stage, type PipelineStage } from '../../pipeline/stages.js';
 import { cleanupAfter, onOutput, storageFault } from '../../storage/faults.js';
-import { pathExists, readJsonIfExists, sha256, sha256File, sha256IfExists, stableStringify, writeIfChanged, writeJsonAtomic, writeJsonIfChanged } from '../../storage/files.js';
+import { ensureDir, pathExists, readJsonIfExists, sha256, sha256File, sha256IfExists, stableStringify, writeIfChanged, writeJsonAtomic, writeJsonIfChanged } from '../../storage/files.js';
 import { renderCard } from './card.js';
 import { duplicateKeys, jsonlToParquet, withDuckDb } from './parquet.js';
 import { planFromJson, planLoad, planToJson, type GroupPlan, type Plan, type PlanInput, type PlannedShard, type TarLine } from './plan.js';
@@ -147,7 +147,7 @@ export async function runLoad(
   const mtime = mtimeFor(snapshotDate);
   const layout = options.denormalized ? 'denormalized' : 'normalized';
   const tarTag = `${TAR_FORMAT} mtime=${mtime.getTime()}`;
-  await mkdir(datasetDir, { recursive: true });
+  await ensureDir(datasetDir);
 
   // Everything the plan is made from; its hash names the plan folder that workers share.
   const planKey = sha256(
@@ -263,8 +263,8 @@ export async function runLoad(
         shardResults.set(unit.group.group, list);
       }
       const tables = await withDuckDb(async (conn) => {
-        await mkdir(join(datasetDir, 'index'), { recursive: true });
-        await mkdir(join(datasetDir, 'articles'), { recursive: true });
+        await ensureDir(join(datasetDir, 'index'));
+        await ensureDir(join(datasetDir, 'articles'));
         const out = new Map<LicenseGroup, { index: { sha256: string; rows: number }; articles: { sha256: string; rows: number } }>();
         for (const g of groups) {
           const index = await jsonlToParquet(conn, g.indexStaging, join(datasetDir, paths.indexRel(g.group)), IndexRow, gate.beforeChange);
@@ -370,7 +370,7 @@ async function readSharedPlan(planDir: string, key: string): Promise<Plan | unde
 /** Plans into the folder and writes plan.json last: its presence means the staging files are whole. */
 async function buildSharedPlan(planDir: string, key: string, input: PlanInput): Promise<void> {
   await rm(planDir, { recursive: true, force: true });
-  await mkdir(planDir, { recursive: true });
+  await ensureDir(planDir);
   const plan = await planLoad(input);
   await withDuckDb(async (conn) => {
     const dupes = await duplicateKeys(conn, plan.groups.filter((g) => g.samples > 0).map((g) => g.indexStaging), IndexRow);
@@ -410,8 +410,8 @@ async function writeOne({ group: g, shard }: ShardUnit, w: WriteContext, io: Uni
   const paths = loadPaths(w.datasetDir);
   const rel = paths.shardRel(g.group, shard.n);
   const tarPath = paths.shard(g.group, shard.n);
-  await mkdir(paths.groupDir(g.group), { recursive: true });
-  await mkdir(paths.statsDir(g.group), { recursive: true });
+  await ensureDir(paths.groupDir(g.group));
+  await ensureDir(paths.statsDir(g.group));
   const t0 = Date.now();
   const out = await writeShard(tarPath, membersOf(tarLines(g.tarStaging, shard), io, w.extractRoot), w.mtime, io.signal);
   if (out.bytes !== shard.bytes) {
