@@ -16,7 +16,7 @@ import { LoadOptions, runLoad } from '../src/stages/load/run-load.js';
 import { ImportOptions, runImport } from '../src/annotations/import.js';
 import { readImportedLabels } from '../src/annotations/imported.js';
 import { propagateLabel } from '../src/annotations/propagate.js';
-import { buildExtractFixture, type ExtractFixture } from './helpers/extract-fixture.js';
+import { buildExtractFixture, transformManifestFixture, type ExtractFixture } from './helpers/extract-fixture.js';
 import { annotationsDir } from './helpers/corpus.js';
 import { parquetRows } from './helpers/dataset.js';
 
@@ -49,7 +49,7 @@ before(async () => {
     const keys = fx.figures.flatMap((f) => f.images.filter((im) => im.file.startsWith(`units/${unit}/`)).map((im) => im.key));
     await writeFileAtomic(transformPaths(fx.outDir).labels(unit), toJsonl(keys.map((key) => propagateLabel(key, clusterOf(key, i++), imported.labels))));
   }
-  await writeJsonAtomic(transformPaths(fx.outDir).manifest, { schema: 'biomedica.transform', version: 1 });
+  await writeJsonAtomic(transformPaths(fx.outDir).manifest, transformManifestFixture(fx.units));
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });

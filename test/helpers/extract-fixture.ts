@@ -34,7 +34,7 @@ import type {
 } from '../../src/manifest/records.js';
 import type { LicenseGroup } from '../../src/manifest/load-manifest.js';
 import { writeMarker, type WorkUnit } from '../../src/pipeline/runner.js';
-import { transformPaths, type TransformLabel } from '../../src/manifest/transform-records.js';
+import { TRANSFORM_SCHEMA, TRANSFORM_VERSION, transformPaths, type TransformLabel, type TransformManifest } from '../../src/manifest/transform-records.js';
 
 export interface FixtureOptions {
   /**
@@ -353,5 +353,24 @@ export async function writeTransformFixture(
     }
     await writeFileAtomic(paths.labels(unit), toJsonl(lines));
   }
-  await writeJsonAtomic(paths.manifest, { schema: 'biomedica.transform', version: 1, units: fixture.units });
+  await writeJsonAtomic(paths.manifest, transformManifestFixture(fixture.units));
+}
+
+/**
+ * A transform manifest of the shape transform writes (load reads it for the dataset card), for
+ * tests that hand-write label lines instead of running transform.
+ */
+export function transformManifestFixture(units: readonly string[]): TransformManifest {
+  const zero = '0'.repeat(64);
+  const totals = { images: 0, embedded: 0, failed: 0, failuresByCode: {}, labelled: 0, unlabelled: 0 };
+  return {
+    schema: TRANSFORM_SCHEMA,
+    version: TRANSFORM_VERSION,
+    upstream: { extractManifestSha256: zero },
+    embedding: { modelSha256: zero, modelFile: 'fixture.onnx', inputName: 'pixel_values', outputName: 'last_hidden_state[:, 0]', inputType: 'float32', dim: 8, recipe: 'biomedica', providers: ['cpu'] },
+    model: { sha256: zero, clusters: 4, components: 2, seed: 0, sampleSize: 8, inertia: 0 },
+    labels: { sha256: '', clustersLabelled: 0 },
+    units: units.map((id) => ({ id, images: 0, embedded: 0, failed: 0, files: {} })),
+    totals,
+  };
 }
