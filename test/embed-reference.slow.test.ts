@@ -7,9 +7,9 @@
  *   with onnx's own checker run on the file first.
  *
  * Tolerances, in [0, 1] pixel units. The recipes cannot match PIL bit for bit: libvips decodes a
- * large JPEG at a reduced DCT scale (shrink-on-load, 1/4 for a 2,000-px figure, where PIL decodes
- * all of it) and reduces with a box filter before its kernel, where PIL applies one antialiased
- * kernel; JPEG decoders round differently too. Measured on this corpus (246 images × 2 recipes,
+ * large JPEG at a reduced DCT scale (shrink-on-load, where PIL decodes all of it) and reduces with
+ * a box filter before its kernel, where PIL applies one antialiased kernel; JPEG decoders round
+ * differently too. Measured on this corpus (246 images × 2 recipes,
  * sharp 0.35.5 / libvips 8.18.7 against Pillow from the local index): per-image mean |Δ| median
  * 0.0004, worst 0.009; the differences sit on thin lines and text (99th percentile up to 0.13 on
  * 2,000-px JPEGs) and fade at the scale of the model's 14-px patches (patch-mean |Δ| median 0.001,

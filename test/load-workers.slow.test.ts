@@ -4,7 +4,7 @@
  * worker writing the tables, card and manifest; a plain load finishes what a lost worker left.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -96,6 +96,23 @@ describe('load split over workers', () => {
     assert.equal(finished.run.shardsWritten, s.shardsPending);
     assert.equal(finished.run.shardsReused, s.run.shardsWritten);
     assert.deepEqual(await treeHashes(partial), expected);
+  });
+
+  test('SIGKILL during a no-op rerun of a finished load leaves its manifest and every shard (defect 6)', async () => {
+    const single = join(work, 'single');
+    const manifest = await readFile(join(single, 'manifest.json'));
+    for (const afterMs of [1500, 3000]) {
+      const child = spawnCli(load(single));
+      const done = collect(child);
+      await new Promise((r) => setTimeout(r, afterMs));
+      child.kill('SIGKILL');
+      await done;
+      assert.deepEqual(await readFile(join(single, 'manifest.json')), manifest, `killed after ${afterMs} ms`);
+    }
+    // What the killed runs staged goes with the next run; then the folder is the finished dataset again.
+    const rerun = await runCli(load(single));
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.deepEqual(await treeHashes(single), expected);
   });
 
   test('--worker outside 0 ≤ i < n is refused', async () => {

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { collect, repoRoot, runCli, spawnCli, treeHashes } from './helpers/cli.js';
+import { startHttpServer } from './helpers/servers.js';
 
-const ARGS = ['--source', join(repoRoot, 'sample'), '--unit-size', '10', '--no-progress', '--json'];
+const ARGS = ['--source', join(repoRoot, 'sample'), '--limit', '20', '--unit-size', '5', '--no-progress', '--json'];
 let work: string;
 let reference: Map<string, string>;
 
@@ -45,19 +46,32 @@ after(async () => rm(work, { recursive: true, force: true }));
 
 describe('one run per output folder', () => {
   test('a second extract on the same --out exits 5 naming the holder; the first finishes clean', async () => {
-    const out = join(work, 'two');
-    const first = spawnCli(['extract', '--out', out, ...ARGS]);
-    const firstDone = collect(first);
-    await lockTaken(out);
-    const second = await runCli(['extract', '--out', out, ...ARGS]);
-    assert.equal(second.code, 5, second.stderr);
-    assert.match(second.stderr, new RegExp(`error LOCKED: .* is in use by \`extract\`: pid ${first.pid} on ${hostname()}`));
-    assert.match(second.stderr, new RegExp(`hint: .*kill ${first.pid}`));
-    const one = await firstDone;
-    assert.equal(one.code, 0, one.stderr);
-    assert.equal(await imageFailures(out), 0);
-    assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
-    assert.deepEqual(await readdir(join(out, '.locks')), [], 'the lock goes with its run');
+    // The sample over real HTTP, each package a little slow: the first run surely still runs when
+    // the second (a process start away) asks for the folder.
+    const server = await startHttpServer(join(repoRoot, 'sample'), {
+      handler: async (req) => {
+        if (req.url?.endsWith('.tar.gz')) await sleep(100);
+        return false;
+      },
+    });
+    try {
+      const out = join(work, 'two');
+      const args = ['extract', '--out', out, ...ARGS.slice(2), '--source', server.url];
+      const first = spawnCli(args);
+      const firstDone = collect(first);
+      await lockTaken(out);
+      const second = await runCli(args);
+      assert.equal(second.code, 5, second.stderr);
+      assert.match(second.stderr, new RegExp(`error LOCKED: .* is in use by \`extract\`: pid ${first.pid} on ${hostname()}`));
+      assert.match(second.stderr, new RegExp(`hint: .*kill ${first.pid}`));
+      const one = await firstDone;
+      assert.equal(one.code, 0, one.stderr);
+      assert.equal(JSON.parse(one.stdout).complete, true);
+      assert.equal(await imageFailures(out), 0);
+      assert.deepEqual(await readdir(join(out, '.locks')), [], 'the lock goes with its run');
+    } finally {
+      await server.close();
+    }
   });
 
   test('the lock of a killed run is taken over, with a warning', async () => {

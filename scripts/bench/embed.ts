@@ -11,13 +11,19 @@
 // bare/stage so drift on a shared machine hits both; medians of --runs.
 //
 // Usage: npx tsx scripts/bench/embed.ts [--images 96] [--batch 16] [--runs 3] [--recipe biomedica]
+//          [--shape s14|l14 | --model FILE] [--device cpu|webgpu|cuda] [--source corpus|synthetic]
+// On a GPU (scripts/bench/gpu-embed.sh): --device webgpu --shape l14 --batch 64 --source synthetic,
+// where --source synthetic makes seeded JPEGs of 800–2048 px (the corpus is not on that machine).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { Random } from '../models/onnx-graph.js';
 import { writeVit } from '../models/vit.js';
+import type { Provider } from '../../src/embedding/devices.js';
 import { openEmbedder, type EmbedItem } from '../../src/embedding/embedder.js';
 import { RECIPES, decodeForRecipe, pixelTable, writePixels, type RecipeName } from '../../src/embedding/recipes.js';
 import { DEFAULT_IMAGE_OPTIONS, normalizeImage } from '../../src/images/normalize.js';
@@ -31,8 +37,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     recipe: { type: 'string', default: 'biomedica' },
     shape: { type: 'string', default: 's14' },
+    model: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    source: { type: 'string', default: 'corpus' },
   },
 });
+const device = values.device as Provider;
 const count = Number(values.images);
 const batchSize = Number(values.batch);
 const runs = Number(values.runs);
@@ -43,50 +53,71 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const dir = await mkdtemp(join(tmpdir(), 'bench-embed-'));
 try {
-  const model = join(dir, 'vit.onnx');
-  await writeVit(model, { shape: values.shape as 's14', registers: 0, dtype: 'float32', seed: 0 });
+  let model = values.model;
+  if (model === undefined) {
+    model = join(dir, 'vit.onnx');
+    await writeVit(model, { shape: values.shape as 's14', registers: 0, dtype: 'float32', seed: 0 });
+  }
 
   // The figures as extract stores them, cycled to the requested count.
-  const sources = listFiles(resolve(root, '../shared/corpus/images'), /\.(jpe?g|png|gif|tiff?)$/i);
   const stored: string[] = [];
-  for (const [i, source] of sources.entries()) {
-    if (stored.length >= Math.min(count, sources.length)) break;
-    try {
-      const image = await normalizeImage(await readFile(source), DEFAULT_IMAGE_OPTIONS);
+  if (values.source === 'synthetic') {
+    const random = new Random(1);
+    for (let i = 0; i < Math.min(count, 256); i++) {
+      const width = 800 + Math.floor(random.uniform() * 1248);
+      const height = 600 + Math.floor(random.uniform() * 1000);
+      const noise = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 160, sigma: 60 } } }).png().toBuffer();
       const path = join(dir, `${i}.jpg`);
-      await writeFile(path, image.bytes);
+      // Smooth colour fields with sharp detail: costs a JPEG decoder about what a figure does.
+      await sharp(noise).resize(width, height, { kernel: 'cubic' }).sharpen({ sigma: 2 }).jpeg({ quality: 90 }).toFile(path);
       stored.push(path);
-    } catch {
-      // Figures extract would refuse are not part of the workload.
+    }
+  } else {
+    const sources = listFiles(resolve(root, '../shared/corpus/images'), /\.(jpe?g|png|gif|tiff?)$/i);
+    for (const [i, source] of sources.entries()) {
+      if (stored.length >= Math.min(count, sources.length)) break;
+      try {
+        const image = await normalizeImage(await readFile(source), DEFAULT_IMAGE_OPTIONS);
+        const path = join(dir, `${i}.jpg`);
+        await writeFile(path, image.bytes);
+        stored.push(path);
+      } catch {
+        // Figures extract would refuse are not part of the workload.
+      }
     }
   }
   const paths = Array.from({ length: count }, (_, i) => stored[i % stored.length]!);
   const items: EmbedItem[] = paths.map((path, i) => ({ key: String(i), path }));
 
+  // The stage first: it resolves the model's contract, which the bare session then follows.
+  const embedder = await openEmbedder({ model, device, recipe: recipe.name, batchSize, threads }, { log: silentLogger(), signal: new AbortController().signal });
+  const { inputName, inputType, outputName } = embedder.info;
+
   // The bare session's batches: the same images through the same recipe, made before timing.
-  const table = pixelTable(recipe, 'float32');
+  const table = pixelTable(recipe, inputType);
   const perImage = 3 * recipe.size * recipe.size;
-  const batches: Float32Array[] = [];
+  const batches: (Float32Array | Uint16Array)[] = [];
   for (let start = 0; start < count; start += batchSize) {
     const slice = paths.slice(start, start + batchSize);
-    const input = new Float32Array(slice.length * perImage);
+    const input = inputType === 'float16' ? new Uint16Array(slice.length * perImage) : new Float32Array(slice.length * perImage);
     for (const [i, path] of slice.entries()) writePixels(await decodeForRecipe(await readFile(path), recipe), table, input, i * perImage);
     batches.push(input);
   }
   const session = await ort.InferenceSession.create(model, {
-    executionProviders: ['cpu'],
+    executionProviders: [device === 'cuda' ? { name: 'cuda', deviceId: 0 } : device],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
+  // The output the stage reads: pooler_output, or last_hidden_state when it takes token 0 itself.
+  const fetch = outputName.replace(/\[.*$/, '');
   const bare = async () => {
     const started = performance.now();
-    for (const input of batches) await session.run({ pixel_values: new ort.Tensor('float32', input, [input.length / perImage, 3, recipe.size, recipe.size]) }, ['pooler_output']);
+    for (const input of batches) await session.run({ [inputName]: new ort.Tensor(inputType, input, [input.length / perImage, 3, recipe.size, recipe.size]) }, [fetch]);
     return (performance.now() - started) / 1000;
   };
 
-  const embedder = await openEmbedder({ model, device: 'cpu', recipe: recipe.name, batchSize, threads }, { log: silentLogger(), signal: new AbortController().signal });
   const stage = async () => {
     const started = performance.now();
     let embedded = 0;
@@ -123,9 +154,11 @@ try {
   const stageRate = count / median(stageSeconds);
   console.log(
     JSON.stringify({
-      model: `vit-${values.shape} (generated, random weights)`,
+      model: values.model ?? `vit-${values.shape} (generated, random weights)`,
+      inputType,
       recipe: recipe.name,
-      provider: 'cpu',
+      provider: embedder.info.provider,
+      source: values.source,
       threads,
       images: count,
       distinctImages: stored.length,

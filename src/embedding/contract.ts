@@ -31,7 +31,7 @@ export interface ModelContract {
   outputType: InputType;
 }
 
-const MODEL_HINT = 'use a DINOv2 ONNX export (README "Embedding models"): input pixel_values [batch, 3, 224, 224], output last_hidden_state';
+const MODEL_HINT = 'use a DINOv2 ONNX export (README "Embeddings"): input pixel_values [batch, 3, 224, 224], output last_hidden_state';
 
 function contractError(message: string, details: Record<string, unknown> = {}): UsageError {
   return new UsageError('MODEL_CONTRACT', message, { hint: MODEL_HINT, ...details });

@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import pLimit from 'p-limit';
 import { z } from 'zod';
@@ -79,26 +80,29 @@ export interface Embedder {
   close(): Promise<void>;
 }
 
+const modelNotFound = (path: string) =>
+  new UsageError('MODEL_NOT_FOUND', `no model file at ${path}`, { hint: 'pass --model PATH to a DINOv2 ONNX export (README "Embeddings")' });
+
 /**
- * sha256 of the model file, and of its external-data file when the export has one beside it under
- * the name torch.onnx and optimum give it (`model.onnx_data`): the weights are part of what the
+ * sha256 of the model file, and of its external-data file when the export keeps its weights beside
+ * it under one of the names the exporters give it (`model.onnx_data`: optimum and the TorchScript
+ * exporter; `model.onnx.data`: torch.onnx's dynamo exporter): the weights are part of what the
  * embeddings mean.
  */
 async function modelHash(path: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  for (const file of [path, `${path}_data`]) {
-    let size: number;
+  for (const file of [path, `${path}_data`, `${path}.data`]) {
+    let info: Stats;
     try {
-      size = (await stat(file)).size;
+      info = await stat(file);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' && file !== path) continue;
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new UsageError('MODEL_NOT_FOUND', `no model file at ${path}`, { hint: 'pass --model PATH to a DINOv2 ONNX export (README "Embedding models")' });
-      }
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw modelNotFound(path);
       throw error;
     }
-    bytes += size;
+    if (!info.isFile()) throw modelNotFound(path);
+    bytes += info.size;
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   }
   return { sha256: hash.digest('hex'), bytes };

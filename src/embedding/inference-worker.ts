@@ -35,6 +35,9 @@ function sessionOptions(provider: Provider, request: OpenRequest): ort.Inference
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // Idle intra-op threads would otherwise spin waiting for the next batch, on the cores that
+    // are decoding it.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
 }
 

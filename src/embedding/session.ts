@@ -119,7 +119,7 @@ export async function openInference(options: InferenceOptions, log: Logger): Pro
     const cpu = attempts.find((a) => a.provider === 'cpu');
     if (cpu) {
       throw new UsageError('MODEL_INVALID', `ONNX Runtime cannot run ${options.model}: ${cpu.error}`, {
-        hint: 'pass a DINOv2 ONNX export (README "Embedding models"), or regenerate the project\'s models with npm run models',
+        hint: 'pass a DINOv2 ONNX export (README "Embeddings"), or regenerate the project\'s models with npm run models',
         attempts,
       });
     }

@@ -341,20 +341,6 @@ export async function runUnits<U extends WorkUnit, R>(
     while (next < mine.length && !stop.signal.aborted) {
       const unit = mine[next++]!;
       const weight = unit.weight ?? 1;
-      const found = await readMarker(step, unit, check);
-      if (found.state === 'done') {
-        markers.set(unit.id, found.marker);
-        counts.skipped++;
-        options.onDone?.(unit, found.marker.result, 'skipped');
-        ctx.progress.tick(weight);
-        tickCounters();
-        continue;
-      }
-      if (found.state === 'changed') ctx.log.warn({ step: step.name, unit: unit.id, why: found.why }, 'unit no longer matches its marker: redoing it');
-      else if (found.state === 'stale') ctx.log.info({ step: step.name, unit: unit.id, why: found.why }, 'unit marker is stale: redoing it');
-      await beforeChange();
-      // A unit being redone must not look done if this run dies before it ends.
-      if (found.state !== 'absent') await rm(step.markerPath(unit), { force: true });
       let ticked = 0;
       const io: UnitIO = {
         signal: stop.signal,
@@ -366,12 +352,28 @@ export async function runUnits<U extends WorkUnit, R>(
           ctx.progress.tick(t);
         },
       };
+      let found: MarkerState<R> | undefined;
       let outcome: UnitDone<R> | UnitFailed;
       try {
+        found = await readMarker(step, unit, check);
+        if (found.state === 'done') {
+          markers.set(unit.id, found.marker);
+          counts.skipped++;
+          options.onDone?.(unit, found.marker.result, 'skipped');
+          io.tick(weight);
+          tickCounters();
+          continue;
+        }
+        if (found.state === 'changed') ctx.log.warn({ step: step.name, unit: unit.id, why: found.why }, 'unit no longer matches its marker: redoing it');
+        else if (found.state === 'stale') ctx.log.info({ step: step.name, unit: unit.id, why: found.why }, 'unit marker is stale: redoing it');
+        await beforeChange();
+        // A unit being redone must not look done if this run dies before it ends.
+        if (found.state !== 'absent') await rm(step.markerPath(unit), { force: true });
         outcome = await step.run(unit, io);
         if (!('failed' in outcome)) markers.set(unit.id, await writeMarker(step, unit, outcome));
       } catch (error) {
-        discarded.push(unit.id);
+        // Whatever failed (the check, the unit, its marker), the other lanes stop and nothing more is marked.
+        if (found?.state !== 'done') discarded.push(unit.id);
         if (firstError === undefined && !(stop.signal.aborted && isInterrupt(error, ctx.signal))) {
           firstError = storageFault(error) ?? error;
           stop.abort(firstError);

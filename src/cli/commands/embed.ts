@@ -15,7 +15,7 @@ export function embedCommand(deps: ProgramDeps): Command {
   const cmd = new Command('embed')
     .description('print one JSON line per image with its DINOv2 CLS embedding (what transform sees)')
     .argument('<images...>', 'image files (jpeg, png, gif, tiff, webp)')
-    .requiredOption('--model <file>', 'DINOv2 ONNX export (README "Embedding models")')
+    .requiredOption('--model <file>', 'DINOv2 ONNX export (README "Embeddings")')
     .addOption(new Option('--recipe <name>', "preprocessing: 'biomedica' (the paper's: 224×224 stretched, [0,1]) or 'dinov2' (resize 256, crop 224, ImageNet mean/std)").choices(['biomedica', 'dinov2']).default('biomedica'))
     .addOption(new Option('--device <device>', 'execution provider; auto tries cuda, then webgpu, then cpu').choices(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'))
     .option('--batch-size <n>', 'images per model run (default 32)')

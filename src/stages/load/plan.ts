@@ -521,7 +521,7 @@ async function checkUnitFiles(outDir: string, unit: ExtractManifest['units'][num
         path,
         expected,
         actual,
-        hint: 'the extract folder changed after extract finished: rerun biomedica extract',
+        hint: 'the extract folder changed after extract finished: rerun biomedica extract (it redoes units whose files changed; add --check if the file was damaged rather than edited), then load',
       });
     }
   }
@@ -536,7 +536,7 @@ async function readTombstones(path: string, expectedSha256: string): Promise<Tom
   if (actual !== expectedSha256) {
     throw new ManifestError('MANIFEST_MISMATCH', 'tombstones.jsonl does not match the extract manifest', {
       path,
-      hint: 'rerun biomedica extract',
+      hint: 'rerun biomedica extract --sync on this folder: it rebuilds tombstones.jsonl from the plan epochs',
     });
   }
   for await (const raw of readJsonl<TombstoneRecord>(path)) {

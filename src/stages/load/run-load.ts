@@ -377,7 +377,7 @@ async function buildSharedPlan(planDir: string, key: string, input: PlanInput): 
     if (dupes.length > 0) {
       throw new ManifestError('DUPLICATE_KEY', `sample keys occur more than once: ${dupes.join(', ')}`, {
         keys: dupes,
-        hint: 'two extract records share an image key; rerun biomedica extract',
+        hint: 'two extract records share an image key: rerun biomedica extract --check (it redoes units whose files changed); if the keys remain, it is a bug: please report it',
       });
     }
   });
@@ -458,7 +458,7 @@ async function* membersOf(lines: AsyncIterable<TarLine>, io: UnitIO, extractRoot
     if (data.length !== line.bytes || createHash('sha256').update(data).digest('hex') !== line.sha256) {
       throw new ManifestError('MANIFEST_MISMATCH', `stored image ${line.file} does not match its extract record`, {
         key: line.key,
-        hint: 'the extract folder changed after extract finished: rerun biomedica extract (it redoes units whose files changed), then load',
+        hint: 'the extract folder changed after extract finished: rerun biomedica extract (it redoes units whose files changed; add --check if the file was damaged rather than edited), then load',
       });
     }
     yield { name: `${line.key}.jpg`, data };
