@@ -17,7 +17,7 @@ import { openEmbedder } from '../src/embedding/embedder.js';
 import { RECIPES, decodeForRecipe, pixelTable, writePixels } from '../src/embedding/recipes.js';
 import { testContext } from '../src/pipeline/context.js';
 import { corpusDir } from './helpers/corpus.js';
-import { hasPython, pythonVenv } from './helpers/python.js';
+import { ensureVenv, hasPython } from './helpers/python.js';
 import { repoRoot } from './helpers/servers.js';
 
 const skip = hasPython ? false : 'python3 is not installed';
@@ -29,11 +29,11 @@ before(async () => {
   if (!hasPython) return;
   // CPU torch: the default wheel pulls gigabytes of CUDA libraries. The extra index is where
   // PyPI users find the +cpu builds; the project machines' local index has them too.
-  python = await pythonVenv(
+  ({ python } = await ensureVenv(
     'biomedica-hf-export-venv',
     ['--extra-index-url', 'https://download.pytorch.org/whl/cpu', 'torch==2.13.0+cpu', 'transformers', 'onnx', 'onnxscript'],
     'import torch, transformers, onnx, onnxscript',
-  );
+  ));
   dir = await mkdtemp(join(tmpdir(), 'embed-hf-'));
 });
 after(async () => {
