@@ -66,7 +66,8 @@ describe('transform fit / assign CLI', () => {
     const refused = await runCli(['transform', 'assign', '--model', join(dir, 'bio'), '--embeddings', narrow, '--ids-out', ids]);
     assert.equal(refused.code, 3);
     assert.match(refused.stderr, /CLUSTER_MODEL_MISMATCH.*fitted on 12-value embeddings; these have 8/);
-    const hint = /hint: fit a model on these embeddings: biomedica (transform fit .*), then assign with --model (\S+)/.exec(refused.stderr);
+    // The hint names the command as it runs here (npx biomedica in a checkout): pasted, it works.
+    const hint = /hint: fit a model on these embeddings: (?:npx )?biomedica (transform fit .*), then assign with --model (\S+)/.exec(refused.stderr);
     assert.ok(hint, refused.stderr);
     const refit = await runCli(hint[1]!.split(' '));
     assert.equal(refit.code, 0, refit.stderr);

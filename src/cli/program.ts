@@ -18,6 +18,9 @@ export interface ProgramDeps {
 
 export function buildProgram(deps: ProgramDeps): Command {
   const program = new Command('biomedica')
+    // Needed for `transform`'s subcommands to own the flags after their name (commander asks the
+    // parent of a positional-options command to enable it too).
+    .enablePositionalOptions()
     .description('Build the BIOMEDICA dataset from PubMed Central Open Access: extract → transform → load')
     .version(TOOL_VERSION)
     .addCommand(extractCommand(deps))

@@ -89,6 +89,9 @@ export function addTransformFlags(cmd: Command): Command {
 
 export function transformCommand(deps: ProgramDeps): Command {
   const cmd = new Command('transform')
+    // The stage's own flags (--components, --clusters, --seed…) come before a subcommand; after
+    // `fit` or `assign` the same names are that subcommand's, as their help shows.
+    .enablePositionalOptions()
     .description('embed every image (DINOv2 on onnxruntime) → PCA + k-means → expert labels per image; runs whatever is not done')
     .option('--out <dir>', 'run folder (holds extract/; transform/ is written there)', 'out')
     .option('--worker <i/n>', 'be worker i of n (0-based) for the embedding; all workers share --out (default: from a Kubernetes Indexed Job, Slurm or AWS Batch array, see scripts/cluster/)');
