@@ -54,6 +54,15 @@ describe('load split over workers', () => {
 
     // A second round after a shard was lost: its worker rewrites it and the round finalizes again.
     await rm(join(split, 'commercial', '000001.tar'));
+    // A worker that does not own it (worker 1 does) must not take the round for finished on the
+    // strength of its marker: that worker used to find the last round's finalize lock, report
+    // nothing pending and remove the shared plan while the owner was rewriting from it.
+    const early = await runCli(load(split, '--worker', '0/3'));
+    assert.equal(early.code, 0, early.stderr);
+    const e = JSON.parse(early.stdout);
+    assert.equal(e.complete, false);
+    assert.equal(e.shardsPending, 1);
+    assert.equal(e.run.shardsWritten, 0);
     const again = (await workers(split, 3)).map((r) => {
       assert.equal(r.code, 0, r.stderr);
       return JSON.parse(r.stdout);

@@ -116,6 +116,31 @@ describe('runUnits', () => {
     assert.equal(w1.digest, plain.digest);
   });
 
+  test("another worker's unit whose output is gone is pending, not done: the round is not complete while its owner redoes it", async () => {
+    const root = join(dir, 'workers-lost-output');
+    const all = unitsOf(4);
+    await runUnits(fileStep(root), all, {}, testContext());
+    const before = await runUnits(fileStep(root), all, { worker: { index: 0, count: 2 } }, testContext());
+    assert.equal(before.complete, true);
+    // u1 is worker 1's: its marker stays, its file is lost (or is being rewritten by worker 1).
+    await rm(join(root, 'u1', 'out.txt'));
+    const runs: string[] = [];
+    const w0 = await runUnits(fileStep(root, { runs }), all, { worker: { index: 0, count: 2 } }, testContext());
+    assert.deepEqual(runs, []);
+    assert.equal(w0.complete, false);
+    assert.equal(w0.counts.pending, 1);
+    assert.deepEqual(w0.done.map((d) => d.unit.id), ['u0', 'u2', 'u3']);
+    assert.notEqual(w0.digest, before.digest, 'a finalize keyed by this digest must not pass for the finished round');
+    // Another size is not done either; 'marker' trusts the marker alone, for others' units too.
+    await writeFile(join(root, 'u1', 'out.txt'), 'short\n');
+    assert.equal((await runUnits(fileStep(root), all, { worker: { index: 0, count: 2 } }, testContext())).complete, false);
+    assert.equal((await runUnits(fileStep(root), all, { worker: { index: 0, count: 2 }, check: 'marker' }, testContext())).complete, true);
+    const w1 = await runUnits(fileStep(root, { runs }), all, { worker: { index: 1, count: 2 } }, testContext());
+    assert.deepEqual(runs, ['u1']);
+    assert.equal(w1.complete, true);
+    assert.equal(w1.digest, before.digest);
+  });
+
   test('never more than `concurrency` units in flight', async () => {
     let inFlight = 0;
     let most = 0;

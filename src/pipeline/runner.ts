@@ -302,7 +302,7 @@ export interface UnitsReport<U extends WorkUnit, R> {
   /** Every unit that is done, whoever did it, in unit order. */
   done: { unit: U; marker: UnitMarker<R> }[];
   failures: { unit: string; code: string; message: string }[];
-  /** Every unit has a current marker. */
+  /** Every unit has a current marker (others' units: and their outputs, at the size recorded). */
   complete: boolean;
   /** sha256 over every unit's id, key and result: what a finalize of this step is keyed by. */
   digest: string;
@@ -412,13 +412,19 @@ export async function runUnits<U extends WorkUnit, R>(
     );
   }
 
-  // Marker readback: the report covers every unit, whoever did it.
+  // Marker readback: the report covers every unit, whoever did it. Another worker's unit counts
+  // as done only with its outputs there as its marker records them: a current marker whose file is
+  // gone is one its owner is redoing right now (it removes the marker only after it has looked),
+  // and taking it for done lets this worker think the round finished: it would finalize over the
+  // missing file, or find the finished lock of the last round (the same digest) and remove the
+  // shared plan the owner is still reading. Stat only, not 'full': every worker would hash them all.
+  const othersCheck: CheckMode = check === 'marker' ? 'marker' : 'fast';
   const done: UnitsReport<U, R>['done'] = [];
   const ours = new Set(mine.map((u) => u.id));
   for (const unit of units) {
     let marker = markers.get(unit.id);
     if (!marker && !ours.has(unit.id)) {
-      const found = await readMarker(step, unit, 'marker');
+      const found = await readMarker(step, unit, othersCheck);
       if (found.state === 'done') marker = found.marker;
       else counts.pending++;
     }
