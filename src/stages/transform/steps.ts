@@ -80,111 +80,96 @@ function interrupted(unit: string): InterruptedError {
   });
 }
 
+/** The identity every transform step shares: markers in transform/markers/<step>/, outputs relative to transform/. */
+function transformStep<R>(outDir: string, name: 'embed' | 'assign' | 'label', result: z.ZodType<R>, run: Step<TransformUnit, R>['run']): Step<TransformUnit, R> {
+  const paths = transformPaths(outDir);
+  return { name: `transform.${name}`, version: 1, result, markerPath: (u) => paths.marker(name, u.id), outputRoot: () => paths.root, run };
+}
+
 export function embedStep(outDir: string, embedder: () => Promise<Embedder>): Step<TransformUnit, EmbedResult> {
   const paths = transformPaths(outDir);
-  return {
-    name: 'transform.embed',
-    version: 1,
-    result: EmbedResult,
-    markerPath: (u) => paths.marker('embed', u.id),
-    outputRoot: () => paths.root,
-    async run(unit: TransformUnit, io: UnitIO) {
-      for (const path of [paths.embeddings(unit.id), paths.keys(unit.id), paths.failures(unit.id)]) await removeStaleTemps(path);
-      const session = await embedder();
-      const { dim, provider, inputName, outputName, inputType } = session.info;
-      const writer = await NpyWriter.create(paths.embeddings(unit.id), 'float32', dim);
-      const keys: string[] = [];
-      const failures: FailureRecord[] = [];
-      const failuresByCode: Record<string, number> = {};
-      try {
-        for await (const item of session.embed(unitImages(outDir, unit.id))) {
-          if ('failure' in item) {
-            failures.push({ unit: unit.id, item: item.key, step: 'embed', code: item.failure.code, message: item.failure.message });
-            failuresByCode[item.failure.code] = (failuresByCode[item.failure.code] ?? 0) + 1;
-          } else {
-            await writer.append(item.embedding);
-            keys.push(item.key);
-          }
-          io.tick(1);
+  return transformStep(outDir, 'embed', EmbedResult, async (unit: TransformUnit, io: UnitIO) => {
+    for (const path of [paths.embeddings(unit.id), paths.keys(unit.id), paths.failures(unit.id)]) await removeStaleTemps(path);
+    const session = await embedder();
+    const { dim, provider, inputName, outputName, inputType } = session.info;
+    const writer = await NpyWriter.create(paths.embeddings(unit.id), 'float32', dim);
+    const keys: string[] = [];
+    const failures: FailureRecord[] = [];
+    const failuresByCode: Record<string, number> = {};
+    try {
+      for await (const item of session.embed(unitImages(outDir, unit.id))) {
+        if ('failure' in item) {
+          failures.push({ unit: unit.id, item: item.key, step: 'embed', code: item.failure.code, message: item.failure.message });
+          failuresByCode[item.failure.code] = (failuresByCode[item.failure.code] ?? 0) + 1;
+        } else {
+          await writer.append(item.embedding);
+          keys.push(item.key);
         }
-        if (io.signal.aborted) throw interrupted(unit.id);
-        await writer.finish();
-      } catch (error) {
-        await writer.abort();
-        throw error;
+        io.tick(1);
       }
-      const keysText = keys.map((k) => `${k}\n`).join('');
-      const failuresText = toJsonl(failures);
-      await writeFileAtomic(paths.keys(unit.id), keysText);
-      await writeFileAtomic(paths.failures(unit.id), failuresText);
-      const outputs: Outputs = Object.fromEntries([
-        await outputOf(paths.root, paths.rel.embeddings(unit.id)),
-        await outputOf(paths.root, paths.rel.keys(unit.id), keysText),
-        await outputOf(paths.root, paths.rel.failures(unit.id), failuresText),
-      ]);
-      const result: EmbedResult = {
-        images: keys.length + failures.length,
-        embedded: keys.length,
-        failed: failures.length,
-        failuresByCode,
-        dim,
-        provider,
-        inputName,
-        outputName,
-        inputType,
-      };
-      return { result, outputs };
-    },
-  };
+      if (io.signal.aborted) throw interrupted(unit.id);
+      await writer.finish();
+    } catch (error) {
+      await writer.abort();
+      throw error;
+    }
+    const keysText = keys.map((k) => `${k}\n`).join('');
+    const failuresText = toJsonl(failures);
+    await writeFileAtomic(paths.keys(unit.id), keysText);
+    await writeFileAtomic(paths.failures(unit.id), failuresText);
+    const outputs: Outputs = Object.fromEntries([
+      await outputOf(paths.root, paths.rel.embeddings(unit.id)),
+      await outputOf(paths.root, paths.rel.keys(unit.id), keysText),
+      await outputOf(paths.root, paths.rel.failures(unit.id), failuresText),
+    ]);
+    const result: EmbedResult = {
+      images: keys.length + failures.length,
+      embedded: keys.length,
+      failed: failures.length,
+      failuresByCode,
+      dim,
+      provider,
+      inputName,
+      outputName,
+      inputType,
+    };
+    return { result, outputs };
+  });
 }
 
 export function assignStep(outDir: string, assigner: () => Promise<Assigner>): Step<TransformUnit, AssignResult> {
   const paths = transformPaths(outDir);
-  return {
-    name: 'transform.assign',
-    version: 1,
-    result: AssignResult,
-    markerPath: (u) => paths.marker('assign', u.id),
-    outputRoot: () => paths.root,
-    async run(unit: TransformUnit, io: UnitIO) {
-      await removeStaleTemps(paths.ids(unit.id));
-      const { rows } = await assignFile(await assigner(), paths.embeddings(unit.id), paths.ids(unit.id), { signal: io.signal });
-      const outputs: Outputs = Object.fromEntries([await outputOf(paths.root, paths.rel.ids(unit.id))]);
-      return { result: { rows }, outputs };
-    },
-  };
+  return transformStep(outDir, 'assign', AssignResult, async (unit: TransformUnit, io: UnitIO) => {
+    await removeStaleTemps(paths.ids(unit.id));
+    const { rows } = await assignFile(await assigner(), paths.embeddings(unit.id), paths.ids(unit.id), { signal: io.signal });
+    const outputs: Outputs = Object.fromEntries([await outputOf(paths.root, paths.rel.ids(unit.id))]);
+    return { result: { rows }, outputs };
+  });
 }
 
 export function labelStep(outDir: string, labels: ClusterLabels): Step<TransformUnit, LabelResult> {
   const paths = transformPaths(outDir);
-  return {
-    name: 'transform.label',
-    version: 1,
-    result: LabelResult,
-    markerPath: (u) => paths.marker('label', u.id),
-    outputRoot: () => paths.root,
-    async run(unit: TransformUnit) {
-      const keys = (await readFile(paths.keys(unit.id), 'utf8')).split('\n').filter((k) => k.length > 0);
-      const ids = await readIds(paths.ids(unit.id));
-      if (ids.length !== keys.length) {
-        throw new ManifestError('TRANSFORM_MISMATCH', `unit ${unit.id}: ${keys.length} keys but ${ids.length} cluster ids`, {
-          hint: 'rerun the same command: the runner redoes units whose files no longer match their markers',
-        });
-      }
-      const lines: TransformLabel[] = [];
-      let labelled = 0;
-      for (const [i, key] of keys.entries()) {
-        const line = propagateLabel(key, ids[i]!, labels);
-        if (line.labelId !== '') labelled++;
-        lines.push(line);
-      }
-      const text = toJsonl(lines);
-      await removeStaleTemps(paths.labels(unit.id));
-      await writeFileAtomic(paths.labels(unit.id), text);
-      const outputs: Outputs = Object.fromEntries([await outputOf(paths.root, paths.rel.labels(unit.id), text)]);
-      return { result: { rows: lines.length, labelled, unlabelled: lines.length - labelled }, outputs };
-    },
-  };
+  return transformStep(outDir, 'label', LabelResult, async (unit: TransformUnit) => {
+    const keys = (await readFile(paths.keys(unit.id), 'utf8')).split('\n').filter((k) => k.length > 0);
+    const ids = await readIds(paths.ids(unit.id));
+    if (ids.length !== keys.length) {
+      throw new ManifestError('TRANSFORM_MISMATCH', `unit ${unit.id}: ${keys.length} keys but ${ids.length} cluster ids`, {
+        hint: 'rerun the same command: the runner redoes units whose files no longer match their markers',
+      });
+    }
+    const lines: TransformLabel[] = [];
+    let labelled = 0;
+    for (const [i, key] of keys.entries()) {
+      const line = propagateLabel(key, ids[i]!, labels);
+      if (line.labelId !== '') labelled++;
+      lines.push(line);
+    }
+    const text = toJsonl(lines);
+    await removeStaleTemps(paths.labels(unit.id));
+    await writeFileAtomic(paths.labels(unit.id), text);
+    const outputs: Outputs = Object.fromEntries([await outputOf(paths.root, paths.rel.labels(unit.id), text)]);
+    return { result: { rows: lines.length, labelled, unlabelled: lines.length - labelled }, outputs };
+  });
 }
 
 async function readIds(path: string): Promise<Int32Array> {
