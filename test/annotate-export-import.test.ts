@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testContext } from '../src/pipeline/context.js';
 import { extractPaths } from '../src/manifest/extract-manifest.js';
-import { writeJsonAtomic } from '../src/manifest/io.js';
+import { writeJsonAtomic } from '../src/storage/files.js';
 import { transformPaths } from '../src/manifest/transform-records.js';
 import { ExportOptions, runExport } from '../src/annotations/export.js';
 import { parseClusterLabels } from '../src/annotations/cluster-labels.js';

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testContext } from '../src/pipeline/context.js';
-import { toJsonl, writeFileAtomic, writeJsonAtomic } from '../src/manifest/io.js';
+import { toJsonl, writeFileAtomic, writeJsonAtomic } from '../src/storage/files.js';
 import { transformPaths } from '../src/manifest/transform-records.js';
 import { LoadOptions, runLoad } from '../src/stages/load/run-load.js';
 import { ImportOptions, runImport } from '../src/annotations/import.js';

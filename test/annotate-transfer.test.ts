@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testContext } from '../src/pipeline/context.js';
-import { writeJsonAtomic } from '../src/manifest/io.js';
+import { writeJsonAtomic } from '../src/storage/files.js';
 import { transformPaths } from '../src/manifest/transform-records.js';
 import { sqlString, withDuckDb } from '../src/storage/duckdb.js';
 import { runTransfer, TransferOptions, wilsonLower, type TransferReport } from '../src/annotations/transfer.js';

@@ -67,7 +67,7 @@ if (values.child) {
       }
     } else {
       // baseline (and warm): the label files streamed and parsed, nothing else.
-      const { readJsonl } = await import('../../src/manifest/io.js');
+      const { readJsonl } = await import('../../src/storage/files.js');
       const { transformPaths } = await import('../../src/manifest/transform-records.js');
       for (const unit of units) for await (const _ of readJsonl(transformPaths(outDir).labels(unit))) rows++;
     }
@@ -83,7 +83,7 @@ async function build(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   const { extractPaths, unitId } = await import('../../src/manifest/extract-manifest.js');
   const { transformPaths } = await import('../../src/manifest/transform-records.js');
-  const { writeJsonAtomic } = await import('../../src/manifest/io.js');
+  const { writeJsonAtomic } = await import('../../src/storage/files.js');
   const { corpusDir, listFiles } = await import('../../test/helpers/corpus.js');
   const taxonomy = JSON.parse(readFileSync(taxonomyFile, 'utf8')) as Record<string, string[]>;
   const globals = Object.keys(taxonomy);

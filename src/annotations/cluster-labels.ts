@@ -17,7 +17,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ManifestError } from '../errors.js';
-import { sha256 } from '../manifest/io.js';
+import { sha256 } from '../storage/files.js';
 import { nearestName, type Taxonomy } from './taxonomy.js';
 
 export const ClusterLabel = z.strictObject({

@@ -27,7 +27,7 @@ import pLimit from 'p-limit';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, UsageError } from '../errors.js';
 import { extractPaths } from '../manifest/extract-manifest.js';
-import { sha256, stableStringify, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { sha256, stableStringify, writeFileAtomic, writeJsonAtomic } from '../storage/files.js';
 import { readTransformLabels } from '../manifest/transform-records.js';
 import type { StageContext } from '../pipeline/context.js';
 import { EMPTY_CLUSTER_LABEL, parseClusterLabels, readClusterLabels, type ClusterLabels } from './cluster-labels.js';

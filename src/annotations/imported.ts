@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ManifestError } from '../errors.js';
-import { readJsonIfExists, sha256, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { readJsonIfExists, sha256, writeFileAtomic, writeJsonAtomic } from '../storage/files.js';
 import { transformPaths } from '../manifest/transform-records.js';
 import { parseClusterLabels, type ClusterLabel, type ClusterLabels, type LabelsReport } from './cluster-labels.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ManifestError, UsageError } from '../errors.js';
 import { extractPaths } from '../manifest/extract-manifest.js';
-import { readJsonIfExists, readJsonl } from '../manifest/io.js';
+import { readJsonIfExists, readJsonl } from '../storage/files.js';
 import { ArticleRecord, FigureRecord } from '../manifest/records.js';
 import { transformPaths } from '../manifest/transform-records.js';
 

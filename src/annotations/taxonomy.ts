@@ -9,7 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ManifestError } from '../errors.js';
-import { sha256 } from '../manifest/io.js';
+import { sha256 } from '../storage/files.js';
 
 /** Where relative `annotations.taxonomy` settings are resolved: the folder holding config/. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));

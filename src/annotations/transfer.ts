@@ -27,7 +27,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { InterruptedError, UsageError } from '../errors.js';
-import { stableStringify, writeFileAtomic, writeJsonAtomic } from '../manifest/io.js';
+import { stableStringify, writeFileAtomic, writeJsonAtomic } from '../storage/files.js';
 import { readTransformLabels } from '../manifest/transform-records.js';
 import type { StageContext } from '../pipeline/context.js';
 import { sqlIdent, sqlString, withDuckDb } from '../storage/duckdb.js';

@@ -19,7 +19,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../errors.js';
-import { sha256, sha256File, writeJsonAtomic } from '../manifest/io.js';
+import { sha256, sha256File, writeJsonAtomic } from '../storage/files.js';
 import { NearestKernel, rowsPerBlock, type KernelOptions } from './kernels.js';
 import { KMEANS_DEFAULTS, fitKMeans, type FitLog } from './kmeans.js';
 import { NpyReader, NpyWriter, decodeNpyFloat32, writeNpy } from './npy.js';

@@ -13,7 +13,7 @@ import {
   type LoadManifest,
 } from '../../manifest/load-manifest.js';
 import type { Selection } from '../../manifest/extract-manifest.js';
-import { sha256, stableStringify } from '../../manifest/io.js';
+import { sha256, stableStringify } from '../../storage/files.js';
 import { TOOL_NAME, TOOL_VERSION } from '../../version.js';
 import type { BuildScope, DatasetSummary } from './summary.js';
 
