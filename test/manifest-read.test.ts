@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { resolveConfig } from '../src/config/schema.js';
 import { enrichOptionsFromConfig, runEnrich } from '../src/enrich/pubmed.js';
 import { ManifestError } from '../src/errors.js';
-import { extractPaths } from '../src/manifest/extract-manifest.js';
+import { EXTRACT_SCHEMA, EXTRACT_VERSION, extractPaths } from '../src/manifest/extract-manifest.js';
 import { testContext } from '../src/pipeline/context.js';
 import { QueryOptions, runQuery } from '../src/stages/load/query.js';
 import { LoadOptions, runLoad } from '../src/stages/load/run-load.js';
@@ -53,7 +53,7 @@ describe('the same damage, the same answer', () => {
     ['the wrong shape', null, 'MANIFEST_INVALID'],
   ] as const) {
     test(`${damage}: ${code} (exit 3) in enrich, load, verify and query`, async () => {
-      const extractText = text ?? JSON.stringify({ schema: 'biomedica.extract', version: 2, units: 'many' });
+      const extractText = text ?? JSON.stringify({ schema: EXTRACT_SCHEMA, version: EXTRACT_VERSION, units: 'many' });
       const datasetText = text?.replace('biomedica.extract', 'biomedica.load') ?? JSON.stringify({ schema: 'biomedica.load', version: 1, groups: 3 });
       await writeFile(extractPaths(out).manifest, extractText);
       await writeFile(join(dataset, 'manifest.json'), datasetText);
