@@ -98,10 +98,17 @@ export class InterruptedError extends BiomedicaError {
 export interface FailureInfo {
   code: string;
   message: string;
+  /**
+   * The failure came from the network or a server (timeouts, 5xx, throttling, a cut transfer) and
+   * another attempt later may succeed: `biomedica retry-failed` re-attempts exactly these. Content
+   * failures (malformed XML, a too-small image, a 404) are false: they would fail again.
+   */
+  transient?: boolean;
 }
 
-export function toFailure(error: unknown, fallbackCode = 'INTERNAL'): FailureInfo {
-  if (error instanceof BiomedicaError) return { code: error.code, message: error.message };
+export function toFailure(error: unknown, fallbackCode = 'INTERNAL'): Required<FailureInfo> {
+  if (error instanceof TransportError) return { code: error.code, message: error.message, transient: error.retryable };
+  if (error instanceof BiomedicaError) return { code: error.code, message: error.message, transient: false };
   const message = error instanceof Error ? error.message : String(error);
-  return { code: fallbackCode, message };
+  return { code: fallbackCode, message, transient: false };
 }

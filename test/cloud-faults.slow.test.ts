@@ -72,10 +72,11 @@ describe('cloud source: faults and the rate cap', () => {
     assert.deepEqual(articles.map((a) => a.id), ['PMC7112410_1', 'PMC7159299_1']);
     const failures = await readAll<FailureRecord>(outDir, 'failures.jsonl');
     assert.deepEqual(
-      failures.map((f) => [f.item, f.step, f.code]),
+      failures.map((f) => [f.item, f.step, f.code, f.transient]),
       [
-        ['PMC7135076_1', 'package', 'CHECKSUM_MISMATCH'],
-        ['PMC7159299_1_f002', 'image', 'NOT_FOUND'],
+        // A mismatch that came back on the retry is the source's content, not a passing fault.
+        ['PMC7135076_1', 'package', 'CHECKSUM_MISMATCH', false],
+        ['PMC7159299_1_f002', 'image', 'NOT_FOUND', false],
       ],
     );
     const figures = await readAll<FigureRecord>(outDir, 'figures.jsonl');

@@ -175,7 +175,7 @@ function enrichStep(outDir: string, lookup: PubmedLookup): Step<PubmedUnit, Pubm
           .map((a) => ({ unit: unit.id, item: a.id, step: 'enrich', ...failed.get(a.pmid)! }));
         await writeFileAtomic(extractPaths(outDir).unitFile(unit.id, 'pubmed.failures.jsonl'), toJsonl(failures));
         io.log.warn({ unit: unit.id, failed: failures.length, code: failures[0]?.code }, 'pubmed enrichment incomplete for unit');
-        return { failed: { code: failures[0]!.code, message: `${failures.length} articles could not be looked up` } };
+        return { failed: { code: failures[0]!.code, message: `${failures.length} articles could not be looked up`, transient: failures.every((f) => f.transient) } };
       }
 
       const records: PubmedRecord[] = articles.map((a) => {

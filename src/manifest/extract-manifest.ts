@@ -24,8 +24,9 @@ export const EXTRACT_SCHEMA = 'biomedica.extract';
  * Bumped whenever a record's shape changes, so that load refuses an older extract with a clear
  * MANIFEST_VERSION error and extract redoes its units, instead of failing record by record.
  * v2: ArticleRecord.references. v3: ImageRecord.passThrough, UnitStats.imagesPassedThrough.
+ * v4: FailureRecord.transient.
  */
-export const EXTRACT_VERSION = 3;
+export const EXTRACT_VERSION = 4;
 
 export const UnitStats = z.object({
   articles: z.number().int(),

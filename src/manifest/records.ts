@@ -1,7 +1,6 @@
 /**
  * The records the stages hand each other, one JSON object per line. Schemas are the single source
- * of truth: TypeScript types are derived from them, and `scripts/gen-schemas.ts` writes the JSON
- * Schemas in config/schemas/ from them.
+ * of truth: TypeScript types are derived from them.
  *
  * Every string field is a string (never null) so that downstream readers that infer types from the
  * first rows (Hugging Face, DuckDB) see one type per column.
@@ -103,6 +102,8 @@ export const FailureRecord = z.object({
   step: z.enum(['list', 'download', 'package', 'parse', 'image', 'enrich', 'embed']),
   code: z.string(),
   message: z.string(),
+  /** Another attempt may succeed (network, 5xx, throttling, timeouts): what `retry-failed` re-attempts. */
+  transient: z.boolean(),
 });
 export type FailureRecord = z.infer<typeof FailureRecord>;
 

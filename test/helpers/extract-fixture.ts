@@ -176,8 +176,8 @@ function handWritten(): { specs: ArticleSpec[]; tombstones: TombstoneRecord[]; f
   ];
   const tombstones: TombstoneRecord[] = [{ articleId: 'PMC1000004_2', unit: '', reason: 'retracted' }];
   const failures: FailureRecord[] = [
-    { unit: unitId(0), item: 'PMC1000002_1_f002', step: 'image', code: 'IMAGE_NOT_IN_PACKAGE', message: 'no media file matches graphic href "f2"' },
-    { unit: unitId(1), item: 'PMC1000007_1', step: 'parse', code: 'PARSE_FAILED', message: 'not well-formed XML' },
+    { unit: unitId(0), item: 'PMC1000002_1_f002', step: 'image', code: 'IMAGE_NOT_IN_PACKAGE', message: 'no media file matches graphic href "f2"', transient: false },
+    { unit: unitId(1), item: 'PMC1000007_1', step: 'parse', code: 'PARSE_FAILED', message: 'not well-formed XML', transient: false },
   ];
   return { specs, tombstones, failures, failedArticles: { 1: 1 } };
 }

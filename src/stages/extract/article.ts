@@ -40,8 +40,7 @@ export interface ArticleResult {
 export async function extractArticle(source: Source, ref: ArticleRef, job: ArticleJob): Promise<ArticleResult> {
   const failures: FailureRecord[] = [];
   const fail = (step: FailureRecord['step'], item: string, error: unknown, fallback: string) => {
-    const { code, message } = toFailure(error, fallback);
-    failures.push({ unit: job.unit, item, step, code, message });
+    failures.push({ unit: job.unit, item, step, ...toFailure(error, fallback) });
   };
 
   let pkg: ArticlePackage;
@@ -53,7 +52,7 @@ export async function extractArticle(source: Source, ref: ArticleRef, job: Artic
     return { article: null, figures: [], failures };
   }
   for (const w of pkg.warnings ?? []) {
-    failures.push({ unit: job.unit, item: ref.id, step: 'package', code: w.code, message: `${w.entry}: ${w.message}` });
+    failures.push({ unit: job.unit, item: ref.id, step: 'package', code: w.code, message: `${w.entry}: ${w.message}`, transient: false });
   }
   try {
     let parsed: ParsedArticle;
@@ -137,7 +136,7 @@ async function extractFigure(
     const mediaName = resolveGraphic(href, pkg.mediaNames);
     if (mediaName === null) {
       reasons.push('IMAGE_NOT_IN_PACKAGE');
-      failures.push({ unit: job.unit, item: imageKey, step: 'image', code: 'IMAGE_NOT_IN_PACKAGE', message: `no media file matches graphic href "${href}"` });
+      failures.push({ unit: job.unit, item: imageKey, step: 'image', code: 'IMAGE_NOT_IN_PACKAGE', message: `no media file matches graphic href "${href}"`, transient: false });
       continue;
     }
     try {

@@ -345,7 +345,7 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
   };
   const fail = async (unit: string, item: string, step: FailureRecord['step'], code: string, message: string) => {
     bump(plan.failuresByCode, code);
-    const record: FailureRecord = { unit, item, step, code, message };
+    const record: FailureRecord = { unit, item, step, code, message, transient: false };
     await failures.write(JSON.stringify(record));
   };
 

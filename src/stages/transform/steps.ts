@@ -99,7 +99,7 @@ export function embedStep(outDir: string, embedder: () => Promise<Embedder>): St
     try {
       for await (const item of session.embed(unitImages(outDir, unit.id))) {
         if ('failure' in item) {
-          failures.push({ unit: unit.id, item: item.key, step: 'embed', code: item.failure.code, message: item.failure.message });
+          failures.push({ unit: unit.id, item: item.key, step: 'embed', code: item.failure.code, message: item.failure.message, transient: false });
           failuresByCode[item.failure.code] = (failuresByCode[item.failure.code] ?? 0) + 1;
         } else {
           await writer.append(item.embedding);
