@@ -6,6 +6,7 @@ import { parseCommand } from './commands/parse.js';
 import { enrichCommand } from './commands/enrich.js';
 import { loadCommand } from './commands/load.js';
 import { runCommand } from './commands/run.js';
+import { retryFailedCommand } from './commands/retry-failed.js';
 import { verifyCommand } from './commands/verify.js';
 import { queryCommand } from './commands/query.js';
 import { transformCommand } from './commands/transform.js';
@@ -28,6 +29,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(transformCommand(deps))
     .addCommand(loadCommand(deps))
     .addCommand(runCommand(deps))
+    .addCommand(retryFailedCommand(deps))
     .addCommand(verifyCommand(deps))
     .addCommand(queryCommand(deps))
     .addCommand(annotateCommand(deps))

@@ -303,6 +303,8 @@ export interface S3TestServer {
   url: string;
   requests: S3Request[];
   fault(key: string, ...faults: S3Fault[]): void;
+  /** Drop every fault left for `key`: the server answers it normally again. */
+  heal(key: string): void;
   /** Change the throttle threshold (undefined: none). */
   throttle(above: number | undefined): void;
   /** Requests per whole second since the first request of `requests` (server-side count). */
@@ -445,6 +447,9 @@ async function startS3Server(bucket: TestBucket, options: S3ServerOptions): Prom
     requests,
     fault(key, ...list) {
       faults.set(key, [...(faults.get(key) ?? []), ...list.map((f) => ({ ...f }))]);
+    },
+    heal(key) {
+      faults.delete(key);
     },
     throttle(above) {
       throttleAbove = above;

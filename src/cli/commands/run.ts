@@ -1,4 +1,8 @@
 import { Command } from 'commander';
+import type { Config } from '../../config/schema.js';
+import type { PipelineStage } from '../../pipeline/stages.js';
+import type { StageContext } from '../../pipeline/context.js';
+import type { WorkerShare } from '../../pipeline/runner.js';
 import type { ProgramDeps } from '../program.js';
 import {
   addCommonFlags,
@@ -17,42 +21,64 @@ import {
 } from '../shared.js';
 import { addTransformFlags, type TransformFlags } from './transform.js';
 
+export type RunFlags = ExtractFlags & LoadFlags & TransformFlags & { enrich?: boolean };
+
 export function runCommand(deps: ProgramDeps): Command {
   const cmd = new Command('run')
     .description('every stage in order: extract → (enrich) → transform (when an embedding model is given) → load')
     .option('--enrich', 'add PubMed MeSH terms between extract and load (needs E-utilities; set NCBI_API_KEY, NCBI_EMAIL)');
-  addTransformFlags(cmd);
-  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & TransformFlags & { enrich?: boolean }, self: Command) => {
+  addRunFlags(cmd).action(async (flags: RunFlags, self: Command) => {
     const config = configFromFlags(self);
-    const filter = filterFromConfig(config);
     // Checked before extract starts: a bad load flag must not wait for a long extract to surface.
     const loadOpts = await loadOptions(config, flags);
-    const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
-    const worker = logWorker(ctx.log, assignment);
-    const { extractStage } = await import('../../stages/extract/from-config.js');
-    const { loadStage } = await import('../../stages/load/run-load.js');
+    const worker = logWorker(ctx.log, workerFromFlags(flags));
+    const stages = await runStageList(config, flags, ctx, worker, { enrich: flags.enrich === true, transform: true, load: loadOpts });
     const { runStages } = await import('../../pipeline/stages.js');
-    // Read top to bottom. A stage that is not complete here (a worker left units to others) ends
-    // the list; the worker that completes it goes on, alone.
-    const stages = [extractStage(config, flags.out, filter, { sync: flags.sync, planOnly: flags.planOnly, worker, check: checkMode(flags) })];
-    if (flags.enrich) {
-      const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
-      stages.push(enrichStage(enrichOptionsFromConfig(config, flags.out)));
-    }
-    // Transform runs when a model is configured (--model or transform.model); without one the
-    // dataset is written unclustered (image_cluster_id -1), and the log says so.
-    if (config.transform.model) {
-      const { transformStage } = await import('../../stages/transform/from-config.js');
-      // As for load: the one worker that finishes extract goes on alone (split the embedding over
-      // machines with `transform --worker i/n`).
-      stages.push(transformStage(config, flags.out, { modelFrom: flags.modelFrom, refit: flags.refit, check: checkMode(flags) }));
-    } else {
-      ctx.log.warn({ hint: 'pass --model FILE (README "Embedding models") to cluster and label the images' }, 'no embedding model configured: transform is skipped');
-    }
-    stages.push(loadStage(loadOpts));
     const result = await runStages(stages, { outDir: flags.out, worker, command: 'run' }, ctx);
     printSummary(flags, result.summaries, result.text);
   });
   return cmd;
+}
+
+/** The flags of `run`, shared with `retry-failed` (which must rebuild the same stages). */
+export function addRunFlags(cmd: Command): Command {
+  addTransformFlags(cmd);
+  return addLoadFlags(addExtractFlags(addCommonFlags(cmd)));
+}
+
+/**
+ * The stages of a run, read top to bottom. A stage that is not complete here (a worker left units
+ * to others) ends the list; the worker that completes it goes on, alone.
+ */
+export async function runStageList(
+  config: Config,
+  flags: RunFlags,
+  ctx: StageContext,
+  worker: WorkerShare | undefined,
+  include: { enrich: boolean; transform: boolean; load: Awaited<ReturnType<typeof loadOptions>> | undefined; retry?: boolean },
+): Promise<PipelineStage[]> {
+  const { extractStage } = await import('../../stages/extract/from-config.js');
+  const stages = [
+    extractStage(config, flags.out, filterFromConfig(config), { sync: flags.sync, planOnly: flags.planOnly, worker, check: checkMode(flags), retry: include.retry }),
+  ];
+  if (include.enrich) {
+    const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
+    stages.push(enrichStage(enrichOptionsFromConfig(config, flags.out)));
+  }
+  // Transform runs when a model is configured (--model or transform.model); without one the
+  // dataset is written unclustered (image_cluster_id -1), and the log says so.
+  if (include.transform && config.transform.model) {
+    const { transformStage } = await import('../../stages/transform/from-config.js');
+    // As for load: the one worker that finishes extract goes on alone (split the embedding over
+    // machines with `transform --worker i/n`).
+    stages.push(transformStage(config, flags.out, { modelFrom: flags.modelFrom, refit: flags.refit, check: checkMode(flags) }));
+  } else if (include.transform) {
+    ctx.log.warn({ hint: 'pass --model FILE (README "Embedding models") to cluster and label the images' }, 'no embedding model configured: transform is skipped');
+  }
+  if (include.load) {
+    const { loadStage } = await import('../../stages/load/run-load.js');
+    stages.push(loadStage(include.load));
+  }
+  return stages;
 }

@@ -19,6 +19,8 @@ export interface ExtractMode {
   worker?: WorkerShare | undefined;
   /** `--check`: hash every file of every finished unit before trusting it. */
   check?: CheckMode | undefined;
+  /** `retry-failed`: fetch again the articles whose failures were transient (src/stages/extract/retry.ts). */
+  retry?: boolean | undefined;
 }
 
 /** The extract stage as a step of a run (src/pipeline/stages.ts). */
@@ -65,6 +67,13 @@ export async function extractFromConfig(
           windowDays: config.cloud.inventoryWindowDays,
         })
       : undefined;
+    if (mode.retry) {
+      // Under the run lock: the units move aside only once nothing else can write the folder.
+      const { plannedUnits, prepareRetry, selectRetry } = await import('./retry.js');
+      const selection = await selectRetry(outDir, await plannedUnits(outDir));
+      ctx.log.info({ units: selection.units.length, resuming: selection.resuming.length, transient: selection.transient }, 'retrying transient failures');
+      await prepareRetry(outDir, selection);
+    }
     return await runExtract(
       { ...extractOptionsFromConfig(config, outDir), planOnly: mode.planOnly, worker: mode.worker, check: mode.check },
       source,
