@@ -15,7 +15,7 @@
  * Both stay until the unit's new marker is written, so a retry that is killed resumes with the same
  * articles (a plain `extract` rerun resumes it too), and nothing the first run got right is lost.
  */
-import { rename, rm, stat } from 'node:fs/promises';
+import { rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ManifestError } from '../../errors.js';
@@ -135,7 +135,8 @@ export async function finishRetry(outDir: string, units: readonly string[]): Pro
       await rm(retry.unit(unit), { force: true });
     });
   }
-  await rm(retry.root).catch(() => {});
+  // Only when empty: other units may still be waiting for their retry.
+  await rmdir(retry.root).catch(() => {});
 }
 
 async function readRetryUnit(outDir: string, unit: string): Promise<RetryUnit | undefined> {
