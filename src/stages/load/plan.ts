@@ -39,7 +39,8 @@ import {
 import { readTransformLabels, transformPaths, type TransformLabel } from '../../manifest/transform-records.js';
 import { articleRowOf, buildSample, indexRowOf, NO_LABEL, type Layout } from './sample.js';
 import { LeadChooser } from './lead.js';
-import { END_OF_ARCHIVE, sampleBytes } from './tar.js';
+import { sampleBytes } from './tar.js';
+import { END_OF_ARCHIVE } from '../../storage/tar.js';
 import type { Logger } from '../../log/logger.js';
 
 /** What pass 2 needs to write one sample into its shard. */

@@ -72,7 +72,8 @@ import { duplicateKeys, jsonlToParquet, withDuckDb } from './parquet.js';
 import { planFromJson, planLoad, planToJson, type GroupPlan, type Plan, type PlanInput, type PlannedShard, type TarLine } from './plan.js';
 import { formatLoadSummary, type ClusteringSummary, type DatasetSummary, type LoadSummary } from './summary.js';
 import { shardStep } from './shard-step.js';
-import { mtimeFor, writeShard, type TarMember } from './tar.js';
+import { mtimeFor } from './tar.js';
+import { writeTar, type TarMember } from '../../storage/tar.js';
 
 export { shardStep } from './shard-step.js';
 
@@ -413,7 +414,7 @@ async function writeOne({ group: g, shard }: ShardUnit, w: WriteContext, io: Uni
   await ensureDir(paths.groupDir(g.group));
   await ensureDir(paths.statsDir(g.group));
   const t0 = Date.now();
-  const out = await writeShard(tarPath, membersOf(tarLines(g.tarStaging, shard), io, w.extractRoot), w.mtime, io.signal);
+  const out = await writeTar(tarPath, membersOf(tarLines(g.tarStaging, shard), io, w.extractRoot), w.mtime, io.signal);
   if (out.bytes !== shard.bytes) {
     throw new Error(`${rel}: wrote ${out.bytes} bytes where the plan computed ${shard.bytes}; the offsets in the index would be wrong`);
   }
