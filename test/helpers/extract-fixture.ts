@@ -9,6 +9,8 @@
  * article, an article with no figures, a failed article, and non-ASCII captions. `generated` adds
  * any number of synthetic articles (for the bench).
  */
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import {
   EXTRACT_SCHEMA,
@@ -24,6 +26,7 @@ import {
 import { FigureRecord as FigureSchema } from '../../src/manifest/records.js';
 import { readJsonl, sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../src/storage/files.js';
 import { writeUnitStore, type ArticleOutcome } from '../../src/stages/extract/unit-store.js';
+import { StoredImages } from '../../src/manifest/image-store.js';
 import type {
   ArticleRecord,
   FailureRecord,
@@ -44,6 +47,8 @@ export interface FixtureOptions {
   snapshotDate?: string;
   /** Leave out the hand-written articles (bench). */
   handWritten?: boolean;
+  /** The JPEG of the n-th image stored (0-based), in place of the generated ones (real figures). */
+  imageBytes?: (n: number) => Buffer;
 }
 
 export interface ExtractFixture {
@@ -220,7 +225,9 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
   const pool: Buffer[] = [];
   const poolSize = g ? 64 : Number.POSITIVE_INFINITY;
   let seed = 1;
+  let drawn = 0;
   const nextImage = async () => {
+    if (options.imageBytes) return options.imageBytes(drawn++);
     if (pool.length < poolSize) {
       const img = await jpeg(width + (seed % 5), height + (seed % 3), seed * 7919);
       pool.push(img);
@@ -383,4 +390,27 @@ export function transformManifestFixture(units: readonly string[]): TransformMan
     units: units.map((id) => ({ id, images: 0, embedded: 0, failed: 0, files: {} })),
     totals,
   };
+}
+
+/**
+ * Overwrites an image's bytes inside its unit's store with bytes that are no JPEG, same length:
+ * a stored image damaged after extract (the store keeps its size, the records their hashes).
+ */
+export async function corruptStoredImage(outDir: string, image: ImageRecord): Promise<void> {
+  const handle = await open(join(extractPaths(outDir).root, image.file), 'r+');
+  try {
+    await handle.write(Buffer.alloc(image.bytes, 'not a jpeg '), 0, image.bytes, image.offset);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** One stored image's bytes, read the way every reader does (src/manifest/image-store.ts). */
+export async function readStoredImage(outDir: string, image: ImageRecord): Promise<Buffer> {
+  const stored = new StoredImages(extractPaths(outDir).root);
+  try {
+    return await stored.read(image);
+  } finally {
+    await stored.close();
+  }
 }

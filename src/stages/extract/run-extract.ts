@@ -23,7 +23,7 @@ import {
   type Selection,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
-import { ensureDir, sha256, sha256IfExists, stableStringify, writeJsonIfChanged } from '../../storage/files.js';
+import { sha256, sha256IfExists, stableStringify, writeJsonIfChanged } from '../../storage/files.js';
 import { cleanupAfter, onOutput, storageFault } from '../../storage/faults.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { lockDirOf } from '../../pipeline/lock.js';
@@ -274,7 +274,6 @@ export function extractStep(outDir: string, source: Source, run: UnitJob): Step<
       const started = Date.now();
       // A unit left half-done by a killed run (or written by an older version) starts clean.
       await onOutput(paths.unitDir(unit.id), () => rm(paths.unitDir(unit.id), { recursive: true, force: true }));
-      await onOutput(paths.unitDir(unit.id), () => ensureDir(paths.unitDir(unit.id)));
 
       // One article failing the run (a storage fault) stops the others: none runs on after the unit is given up.
       const local = new AbortController();

@@ -27,7 +27,7 @@ import { StoredImages } from '../../manifest/image-store.js';
 import { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { Outputs } from '../../pipeline/runner.js';
 import type { ArticleRef } from '../../sources/types.js';
-import { readJsonl } from '../../storage/files.js';
+import { ensureDir, readJsonl } from '../../storage/files.js';
 import { onOutput } from '../../storage/faults.js';
 import { BLOCK, memberBytes, writeTar, type TarMember } from '../../storage/tar.js';
 
@@ -141,6 +141,7 @@ export async function writeUnitStore(
     }
   }
 
+  await onOutput(paths.unitDir(unit), () => ensureDir(paths.unitDir(unit)));
   const store = await writeTar(paths.imageStore(unit), members(), STORE_MTIME, signal);
   if (signal.aborted) throw new InterruptedError('INTERRUPTED', `unit ${unit} stopped before all its articles were done`);
   const files = await writeUnitRecords(outDir, unit, { articles, figures, failures });
