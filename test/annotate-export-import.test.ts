@@ -7,18 +7,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testContext } from '../src/pipeline/context.js';
-import { extractPaths } from '../src/manifest/extract-manifest.js';
 import { writeJsonAtomic } from '../src/storage/files.js';
 import { transformPaths } from '../src/manifest/transform-records.js';
 import { ExportOptions, runExport } from '../src/annotations/export.js';
 import { parseClusterLabels } from '../src/annotations/cluster-labels.js';
 import { readImportedLabels } from '../src/annotations/imported.js';
 import { compareRank, priority } from '../src/annotations/seeded.js';
-import { buildExtractFixture, writeTransformFixture, type ExtractFixture } from './helpers/extract-fixture.js';
+import { buildExtractFixture, corruptStoredImage, writeTransformFixture, type ExtractFixture } from './helpers/extract-fixture.js';
 import { corpusDir, listFiles } from './helpers/corpus.js';
 import { runCli, treeHashes } from './helpers/cli.js';
 
@@ -31,24 +31,25 @@ let corruptKey = '';
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'annotate-'));
-  fx = await buildExtractFixture(join(dir, 'out'), { generated: { articles: 20, figuresPerArticle: 2, unitSize: 7 } });
+  // Real figures in place of the fixture's noise, and (below) one image that cannot be decoded.
+  const figures = listFiles(join(corpusDir, 'images'), /\.jpg$/);
+  fx = await buildExtractFixture(join(dir, 'out'), {
+    generated: { articles: 20, figuresPerArticle: 2, unitSize: 7 },
+    imageBytes: (n) => readFileSync(figures[n % figures.length]!),
+  });
   const keys = fx.figures.flatMap((f) => f.images.map((i) => i.key)).sort();
   // Five clusters in use, the sixth empty; every 11th image not clustered.
   keys.forEach((key, i) => clusterOf.set(key, i % 11 === 10 ? -1 : i % 5));
   await writeTransformFixture(fx, (key) => ({ clusterId: clusterOf.get(key)!, labelId: '', panelType: '', panelSubtype: '', primaryLabel: [], secondaryLabel: [] }));
   await writeJsonAtomic(join(transformPaths(fx.outDir).root, 'model', 'model.json'), { schema: 'biomedica.transform.model', version: 1, clusters: K });
-  // Real figures in place of the fixture's noise, and one image that cannot be decoded.
-  const figures = listFiles(join(corpusDir, 'images'), /\.jpg$/);
-  const root = extractPaths(fx.outDir).root;
   const images = fx.figures.flatMap((f) => f.images);
-  for (const [i, image] of images.entries()) await copyFile(figures[i % figures.length]!, join(root, image.file));
   // The first image export will show for cluster 2 (smallest seeded priority, seed 9).
   const corrupt = images
     .filter((im) => clusterOf.get(im.key) === 2)
     .map((im) => ({ ...im, priority: priority(9, im.key) }))
     .sort(compareRank)[0]!;
   corruptKey = corrupt.key;
-  await writeFile(join(root, corrupt.file), 'not a jpeg');
+  await corruptStoredImage(fx.outDir, corrupt);
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });

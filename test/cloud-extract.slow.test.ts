@@ -1,7 +1,7 @@
 // End to end: a one-shot extract from a bucket-shaped test server through the cloud source and
 // runExtract. Slow-tagged: it runs a real HTTP server and decodes real images (a few seconds).
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +13,7 @@ import type { ArticleRef } from '../src/sources/types.js';
 import { runExtract } from '../src/stages/extract/run-extract.js';
 import { TestBucket, cloudTestConfig, corpusVersion, extractOptionsOf, md5, type S3TestServer } from './helpers/bucket.js';
 import { silentLogger } from '../src/log/logger.js';
+import { readStoredImage } from './helpers/extract-fixture.js';
 
 async function readUnits<T>(outDir: string, name: string): Promise<T[]> {
   const out: T[] = [];
@@ -73,8 +74,7 @@ describe('cloud source: one-shot extract', () => {
     const ok = figures.filter((f) => f.status === 'ok');
     assert.equal(ok.length, 8, JSON.stringify(figures.map((f) => [f.key, f.status, f.reason])));
     for (const f of ok) {
-      const info = await stat(join(outDir, 'extract', f.images[0]!.file));
-      assert.ok(info.size > 1000);
+      assert.ok((await readStoredImage(outDir, f.images[0]!)).length > 1000);
     }
     assert.deepEqual(
       ok.map((f) => f.images[0]!.mediaName),

@@ -15,6 +15,7 @@ import type { FailureRecord, FigureRecord } from '../src/manifest/records.js';
 import { runCli, treeHashes } from './helpers/cli.js';
 import { BOMB_LIMITS, buildHostilePackages } from './helpers/hostile.js';
 import { buildLegacyMirror, corpusPackages, startFtpServer, startHttpServer } from './helpers/servers.js';
+import { readStoredImage } from './helpers/extract-fixture.js';
 
 let work: string;
 let realMirror: string;
@@ -79,7 +80,7 @@ describe('extract from real servers', () => {
         for (const image of f.images) {
           assert.match(image.mediaName, /\.jpg$/i, `${f.key} took ${image.mediaName}`);
           assert.equal(image.originalFormat, 'jpeg');
-          const meta = await sharp(join(out, 'extract', image.file)).metadata();
+          const meta = await sharp(await readStoredImage(out, image)).metadata();
           assert.equal(meta.format, 'jpeg');
           assert.equal(meta.width, image.width);
           // The thumbnails are under 200 px wide; the full-size images are not.

@@ -69,25 +69,24 @@ describe('extract repairs what its hints promise', () => {
     assert.equal(loaded.complete, true);
   });
 
-  test('a flipped byte in a stored image (same size) is found by a plain rerun; one with its old mtime by --check', async () => {
+  test('a flipped byte in a unit image store (same size) is found by a plain rerun; one with its old mtime by --check', async () => {
     const out = join(work, 'flipped');
     await extract(out);
-    const images = extractPaths(out).imagesDir('u000002');
-    const { readdir } = await import('node:fs/promises');
-    const [first, second] = (await readdir(images)).sort();
-    const flip = async (name: string, keepMtime: boolean) => {
-      const path = join(images, name);
+    const path = extractPaths(out).imageStore('u000002');
+    const flip = async (at: (size: number) => number, keepMtime: boolean) => {
       const before = await stat(path);
       const bytes = await readFile(path);
-      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x55;
+      const i = at(bytes.length);
+      bytes[i] = bytes[i]! ^ 0x55;
       await writeFile(path, bytes);
       if (keepMtime) await utimes(path, before.atime, before.mtime);
     };
-    await flip(first!, false);
+    // Inside the first image's data (after its 512-byte header), then in the middle of the store.
+    await flip(() => 600, false);
     assert.equal((await extract(out)).unitsRepaired, 1);
     assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
 
-    await flip(second!, true);
+    await flip((size) => size >> 1, true);
     assert.equal((await extract(out)).unitsRepaired, 0, 'the cheap check trusts a file not modified since its marker');
     assert.equal((await extract(out, { check: 'full' })).unitsRepaired, 1);
     assert.deepEqual(await treeHashes(join(out, 'extract')), reference);

@@ -16,6 +16,7 @@ import { buildExtractFixture, type ExtractFixture } from './helpers/extract-fixt
 import { hashTree } from './helpers/dataset.js';
 import { EXTRACT_VERSION, extractPaths } from '../src/manifest/extract-manifest.js';
 import { sha256, toJsonl, writeJsonAtomic } from '../src/storage/files.js';
+import type { FigureRecord, ImageRecord } from '../src/manifest/records.js';
 
 let dir: string;
 let fx: ExtractFixture;
@@ -125,26 +126,62 @@ describe('preflight', () => {
     await assert.rejects(runLoad(LoadOptions.parse({ outDir: out }), testContext()), { code: 'MANIFEST_MISMATCH' });
   });
 
-  test('a missing image is a recorded failure; the other samples are written', async () => {
+  test("a unit's missing image store: its images are recorded failures; the other samples are written", async () => {
     const out = join(dir, 'missing');
     const f = await buildExtractFixture(out);
-    await rm(join(extractPaths(out).root, 'units/u000000/images/PMC1000001_1_f002_2.jpg'));
+    await rm(extractPaths(out).imageStore('u000000'));
+    const lost = new Set(f.figures.flatMap((x) => x.images.filter((i) => i.file === 'units/u000000/images.tar').map((i) => i.key)));
+    const expectedLost = Object.values(f.expected).flat().filter((k) => lost.has(k));
+    assert.ok(expectedLost.length > 0);
     const s = await runLoad(LoadOptions.parse({ outDir: out }), testContext());
-    assert.deepEqual(s.failures.load, { IMAGE_MISSING: 1 });
-    assert.equal(s.samples, Object.values(f.expected).flat().length - 1);
+    assert.deepEqual(s.failures.load, { IMAGE_MISSING: expectedLost.length });
+    assert.equal(s.samples, Object.values(f.expected).flat().length - expectedLost.length);
     const failures = (await readFile(join(s.datasetDir, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(failures.map((x) => [x.item, x.code]), [['PMC1000001_1_f002_2', 'IMAGE_MISSING']]);
+    assert.deepEqual(failures.map((x) => x.code), expectedLost.map(() => 'IMAGE_MISSING'));
+    assert.deepEqual(new Set(failures.map((x) => x.item)), new Set(expectedLost));
     assert.equal((await runVerify(s.datasetDir, testContext(), { decodeImages: false })).ok, true);
   });
 
-  test('an image changed after extract stops the load: MANIFEST_MISMATCH', async () => {
+  test('hostile image records (a range past the store, another unit\'s store, a path out of the folder) are refused as RECORD_INVALID, not read', async () => {
+    const out = join(dir, 'hostile');
+    const f = await buildExtractFixture(out);
+    const paths = extractPaths(out);
+    const file = paths.unitFile('u000000', 'figures.jsonl');
+    const storeSize = (await readFile(paths.imageStore('u000000'))).length;
+    const hostile: Record<string, (i: ImageRecord) => ImageRecord> = {
+      PMC1000001_1_f001: (i) => ({ ...i, offset: storeSize + 512 }),
+      PMC1000001_1_f002: (i) => ({ ...i, file: 'units/u000001/images.tar' }),
+      PMC1000001_1_f002_2: (i) => ({ ...i, file: 'units/u000000/../../../../../etc/passwd', offset: 512 }),
+      PMC1000003_f001: (i) => ({ ...i, offset: i.offset + 7 }),
+    };
+    const figures = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as FigureRecord)
+      .map((x) => ({ ...x, images: x.images.map((i) => hostile[i.key]?.(i) ?? i) }));
+    const text = toJsonl(figures);
+    await writeFile(file, text);
+    await writeJsonAtomic(paths.manifest, { ...f.manifest, units: f.manifest.units.map((u) => (u.id === 'u000000' ? { ...u, files: { ...u.files, 'figures.jsonl': sha256(text) } } : u)) });
+    const s = await runLoad(LoadOptions.parse({ outDir: out }), testContext());
+    const failures = (await readFile(join(s.datasetDir, 'failures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(failures.map((x) => [x.item, x.code]).sort(), Object.keys(hostile).map((k) => [k, 'RECORD_INVALID']).sort());
+    assert.equal(s.samples, Object.values(f.expected).flat().length - Object.keys(hostile).length);
+    assert.equal((await runVerify(s.datasetDir, testContext())).ok, true);
+  });
+
+  test('an image changed after extract is not re-hashed by load (its record and marker vouch for it); verify finds it', async () => {
     const out = join(dir, 'tampered');
-    await buildExtractFixture(out);
-    const img = join(extractPaths(out).root, 'units/u000000/images/PMC1000003_f001.jpg');
-    const bytes = await readFile(img);
-    bytes[bytes.length - 10] = bytes[bytes.length - 10]! ^ 0xff;
-    await writeFile(img, bytes);
-    await assert.rejects(runLoad(LoadOptions.parse({ outDir: out }), testContext()), { code: 'MANIFEST_MISMATCH' });
+    const f = await buildExtractFixture(out);
+    const key = 'PMC1000003_f001';
+    const image = f.figures.flatMap((x) => x.images).find((i) => i.key === key)!;
+    const store = extractPaths(out).imageStore('u000000');
+    const bytes = await readFile(store);
+    bytes[image.offset + image.bytes - 10] = bytes[image.offset + image.bytes - 10]! ^ 0xff;
+    await writeFile(store, bytes);
+    const s = await runLoad(LoadOptions.parse({ outDir: out }), testContext());
+    const report = await runVerify(s.datasetDir, testContext(), { decodeImages: false });
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.defects.filter((d) => d.code === 'IMAGE_HASH').map((d) => d.key), [key]);
   });
 
   test('two articles sharing an image key: DUPLICATE_KEY', async () => {
@@ -152,7 +189,10 @@ describe('preflight', () => {
     const f = await buildExtractFixture(out);
     const paths = extractPaths(out);
     // Unit 1 gets a copy of a unit-0 figure under another article id but with the same image key.
-    const copy = { ...f.figures.find((x) => x.key === 'PMC1000001_1_f001')!, articleId: 'PMC1000006_1', index: 9 };
+    // Its image record points at an image of unit 1's own store: the range is valid, only the key repeats.
+    const host = f.figures.filter((x) => x.articleId === 'PMC1000004_2').flatMap((x) => x.images)[0]!;
+    const original = f.figures.find((x) => x.key === 'PMC1000001_1_f001')!;
+    const copy = { ...original, articleId: 'PMC1000006_1', index: 9, images: original.images.map((i) => ({ ...i, file: host.file, offset: host.offset, bytes: host.bytes })) };
     const figures = [...f.figures.filter((x) => x.articleId === 'PMC1000004_2' || x.articleId === 'PMC1000006_1'), copy];
     const text = toJsonl(figures);
     await writeFile(paths.unitFile('u000001', 'figures.jsonl'), text);

@@ -152,8 +152,8 @@ describe('verify', () => {
     const fx = await buildExtractFixture(out);
     const paths = extractPaths(out);
     const key = 'PMC1000003_f001';
+    // The record keeps its offset but claims only the image's first 400 bytes: that range of the unit's store is a truncated JPEG.
     const broken = fx.images.get(key)!.subarray(0, 400);
-    await writeFile(join(paths.root, `units/u000000/images/${key}.jpg`), broken);
     const file = paths.unitFile('u000000', 'figures.jsonl');
     const figures = (await readFile(file, 'utf8'))
       .trim()

@@ -6,13 +6,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readJsonl } from '../src/storage/files.js';
 import type { FigureRecord } from '../src/manifest/records.js';
 import { repoRoot, runCli } from './helpers/cli.js';
 import { buildLegacyMirror, corpusPackages } from './helpers/servers.js';
+import { readStoredImage } from './helpers/extract-fixture.js';
 
 let work: string;
 
@@ -68,7 +69,7 @@ describe('extract → load → verify through the CLI', () => {
       const caption = execFileSync('tar', ['xOf', shard, `${image.key}.txt`], { encoding: 'utf8' });
       assert.equal(caption, figure.caption);
       const jpg = execFileSync('tar', ['xOf', shard, `${image.key}.jpg`], { maxBuffer: 64 << 20 });
-      assert.deepEqual(jpg, await readFile(join(out, 'extract', image.file)));
+      assert.deepEqual(jpg, await readStoredImage(out, image));
       const meta = JSON.parse(execFileSync('tar', ['xOf', shard, `${image.key}.json`], { encoding: 'utf8' }));
       assert.equal(meta.image_hash, image.sha256);
       assert.equal(meta.article_accession_id, figure.articleId.split('_')[0]);

@@ -11,7 +11,7 @@ import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildExtractFixture, type ExtractFixture } from './helpers/extract-fixture.js';
+import { buildExtractFixture, corruptStoredImage, type ExtractFixture } from './helpers/extract-fixture.js';
 import { collect, spawnCli, treeHashes, treeMtimes } from './helpers/cli.js';
 import { writeFeatures } from '../scripts/models/features.js';
 import { writeVit } from '../scripts/models/vit.js';
@@ -20,7 +20,6 @@ import { testContext } from '../src/pipeline/context.js';
 import { lockDirOf } from '../src/pipeline/lock.js';
 import { runTransform, type TransformOptions } from '../src/stages/transform/run-transform.js';
 import { TransformLabel, TransformManifest, transformPaths } from '../src/manifest/transform-records.js';
-import { extractPaths } from '../src/manifest/extract-manifest.js';
 import { readJsonl } from '../src/storage/files.js';
 
 let root: string;
@@ -181,7 +180,7 @@ describe('transform: failures and nights', () => {
     const out = join(root, 'corrupt');
     const fixture = await buildExtractFixture(out, { generated: { articles: 8, figuresPerArticle: 2, unitSize: 8 } });
     const victim = fixture.figures.find((f) => f.status === 'ok')!.images[0]!;
-    await writeFile(join(extractPaths(out).root, victim.file), Buffer.from('not a jpeg at all'));
+    await corruptStoredImage(out, victim);
     const summary = await runTransform(options(out, { clusters: 2 }), testContext());
     assert.equal(summary.totals.failed, 1);
     const lines = await labelLines(out);

@@ -9,7 +9,7 @@
 // Each in its own child process (peak RSS is its own), median of --runs.
 // Usage: npx tsx scripts/bench/annotate.ts [--images 200000] [--unit-size 1000] [--clusters 200] [--per-cluster 16] [--runs 3] [--dir bench-out]
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,7 @@ async function build(): Promise<void> {
   if (existsSync(marker)) return;
   rmSync(dir, { recursive: true, force: true });
   const { extractPaths, unitId } = await import('../../src/manifest/extract-manifest.js');
+  const { writeTar } = await import('../../src/storage/tar.js');
   const { transformPaths } = await import('../../src/manifest/transform-records.js');
   const { writeJsonAtomic } = await import('../../src/storage/files.js');
   const { corpusDir, listFiles } = await import('../../test/helpers/corpus.js');
@@ -95,9 +96,11 @@ async function build(): Promise<void> {
   };
   for (let u = 0; u * unitSize < images; u++) {
     const unit = unitId(u);
-    mkdirSync(paths.imagesDir(unit), { recursive: true });
+    mkdirSync(paths.unitDir(unit), { recursive: true });
     mkdirSync(join(transformPaths(outDir).root, 'labels'), { recursive: true });
-    copyFileSync(figures[u % figures.length]!, join(paths.imagesDir(unit), 'shared.jpg'));
+    // Every record of the unit points at one image, the only member of the unit's store.
+    const shared = readFileSync(figures[u % figures.length]!);
+    await writeTar(paths.imageStore(unit), (async function* () { yield { name: 'shared.jpg', data: shared }; })(), new Date(0));
     const labels = createWriteStream(transformPaths(outDir).labels(unit));
     const figs = createWriteStream(paths.unitFile(unit, 'figures.jsonl'));
     const arts = createWriteStream(paths.unitFile(unit, 'articles.jsonl'));
@@ -111,7 +114,7 @@ async function build(): Promise<void> {
         const cluster = (n * 2654435761) % clusters;
         const mediaName = `${pmcid.toLowerCase()}-g00${f + 1}.jpg`;
         await write(labels, JSON.stringify({ key, clusterId: cluster, labelId: '', panelType: '', panelSubtype: '', primaryLabel: [globals[cluster % globals.length]], secondaryLabel: [] }) + '\n');
-        const image = { key, href: `f${f}`, mediaName, file: `units/${unit}/images/shared.jpg`, width: 1, height: 1, bytes: 1, originalFormat: 'jpeg', originalWidth: 1, originalHeight: 1, sha256: '' };
+        const image = { key, href: `f${f}`, mediaName, file: paths.imageStoreRel(unit), offset: 512, width: 1, height: 1, bytes: shared.length, originalFormat: 'jpeg', originalWidth: 1, originalHeight: 1, sha256: '' };
         await write(figs, JSON.stringify({ key, articleId: id, index: f + 1, id: `F${f}`, label: `Figure ${f + 1}`, caption: `Figure ${f + 1}. A synthetic caption of ordinary length for a figure of ${pmcid}.`, graphics: [], citingParagraphs: [], location: 'body', inFigGroup: false, subArticleId: '', kind: 'figure', images: [image], status: 'ok', reason: '' }) + '\n');
         const g = globals[(cluster + (n % 4 === 0 ? 1 : 0)) % globals.length]!;
         await write(prior, JSON.stringify({ article_accession_id: pmcid, image_file_name: mediaName, image_panel_type: 'single', image_panel_subtype: 'single panel', image_primary_label: [g], image_secondary_label: [taxonomy[g]![0]] }) + '\n');

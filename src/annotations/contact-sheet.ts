@@ -1,7 +1,8 @@
 /**
  * A contact sheet: N images as a grid of square tiles in one JPEG, so an expert sees a cluster at a
  * glance. Each image is shrunk on load (sharp) and letterboxed on white, keeping its aspect ratio;
- * an image that cannot be read becomes a grey tile and a recorded failure, never a crash. The
+ * an image that cannot be read (or whose record is refused) becomes a grey tile and a recorded
+ * failure, never a crash. The
  * same files and options give the same bytes (sharp is deterministic for a given libvips).
  */
 import sharp from 'sharp';
@@ -45,14 +46,18 @@ const GRID = { r: 136, g: 136, b: 136 };
 const WHITE = { r: 255, g: 255, b: 255 };
 const MISSING = { r: 208, g: 208, b: 208 };
 
-/** `files[i]` is drawn at row ⌊i / columns⌋, column i mod columns. */
-export async function renderContactSheet(files: readonly string[], options: SheetOptions = DEFAULT_SHEET): Promise<SheetResult> {
-  const layout = sheetLayout(files.length, options);
+/** An image to draw: a file path, or a function that reads its bytes (a byte range of a unit's image store). */
+export type SheetImage = string | (() => Promise<Buffer>);
+
+/** `images[i]` is drawn at row ⌊i / columns⌋, column i mod columns. */
+export async function renderContactSheet(images: readonly SheetImage[], options: SheetOptions = DEFAULT_SHEET): Promise<SheetResult> {
+  const layout = sheetLayout(images.length, options);
   const failed: SheetResult['failed'] = [];
   const tiles = await Promise.all(
-    files.map(async (file, index) => {
+    images.map(async (image, index) => {
       try {
-        return await sharp(file, { limitInputPixels: options.maxPixels })
+        const input = typeof image === 'string' ? image : await image();
+        return await sharp(input, { limitInputPixels: options.maxPixels })
           .resize(options.tile, options.tile, { fit: 'contain', background: WHITE })
           .flatten({ background: WHITE })
           .removeAlpha()

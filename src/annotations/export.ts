@@ -25,8 +25,9 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { InterruptedError, ManifestError, UsageError } from '../errors.js';
+import { InterruptedError, ItemError, ManifestError, UsageError } from '../errors.js';
 import { extractPaths } from '../manifest/extract-manifest.js';
+import { StoredImages } from '../manifest/image-store.js';
 import { sha256, stableStringify, writeFileAtomic, writeJsonAtomic } from '../storage/files.js';
 import { readTransformLabels } from '../manifest/transform-records.js';
 import type { StageContext } from '../pipeline/context.js';
@@ -143,7 +144,7 @@ export async function runExport(options: ExportOptions, ctx: Pick<StageContext, 
 
   // 3. sheets
   const labels = await fillInLabels(toDir, options.labelsFile, k.count);
-  const extractRoot = extractPaths(outDir).root;
+  const stored = new StoredImages(extractPaths(outDir).root, options.concurrency + 1);
   const limit = pLimit(options.concurrency);
   const summary: ExportSummary = {
     outDir,
@@ -162,53 +163,61 @@ export async function runExport(options: ExportOptions, ctx: Pick<StageContext, 
   const site: SiteCluster[] = [];
   const sheetNames = new Set<string>();
   ctx.progress.start(chosen.size, 'sheets');
-  await Promise.all(
-    Array.from({ length: k.count }, (_, id) =>
-      limit(async () => {
-        const samples = chosen.get(id) ?? [];
-        const entry: SiteCluster = {
-          id,
-          images: counts.get(id) ?? 0,
-          sheet: '',
-          columns: sheetLayout(samples.length, sheetOptions).columns,
-          samples: [],
-          label: labels.labels[String(id)] ?? EMPTY_CLUSTER_LABEL,
-        };
-        site[id] = entry;
-        if (samples.length === 0) return;
-        if (ctx.signal.aborted) throw interrupted();
-        const found = samples.map((s) => details.get(s.key));
-        const name = `${pad(id)}-${sha256(stableStringify({ sheet: sheetOptions, images: samples.map((s, i) => [s.key, found[i]?.sha256 ?? '']) })).slice(0, 12)}`;
-        sheetNames.add(`${name}.jpg`).add(`${name}.json`);
-        const jpg = join(toDir, 'sheets', `${name}.jpg`);
-        let sidecar = await readSidecar(join(toDir, 'sheets', `${name}.json`), jpg);
-        if (sidecar) summary.sheets.kept++;
-        else {
-          const files = samples.map((s, i) => join(extractRoot, found[i]?.file || extractPaths(outDir).imageRel(s.unit, s.key)));
-          const sheet = await renderContactSheet(files, sheetOptions);
-          sidecar = { layout: sheet.layout, failed: sheet.failed };
-          // The sidecar first, the sheet last: a sheet on disk always has its sidecar.
-          await writeJsonAtomic(join(toDir, 'sheets', `${name}.json`), sidecar);
-          await writeFileAtomic(jpg, sheet.jpeg);
-          summary.sheets.drawn++;
-        }
-        const failures = new Map(sidecar.failed.map((f) => [f.index, f]));
-        entry.sheet = `sheets/${name}.jpg`;
-        entry.samples = samples.map((s, i) => ({
-          key: s.key,
-          articleId: found[i]?.articleId ?? '',
-          figureLabel: found[i]?.figureLabel ?? '',
-          caption: found[i]?.caption ?? '',
-          failure: failures.has(i) ? `${failures.get(i)!.code}: ${failures.get(i)!.message}` : '',
-        }));
-        for (const f of sidecar.failed) {
-          summary.tilesFailed.count++;
-          summary.tilesFailed.byCode[f.code] = (summary.tilesFailed.byCode[f.code] ?? 0) + 1;
-        }
-        ctx.progress.tick(1);
-      }),
-    ),
-  );
+  try {
+    await Promise.all(
+      Array.from({ length: k.count }, (_, id) =>
+        limit(async () => {
+          const samples = chosen.get(id) ?? [];
+          const entry: SiteCluster = {
+            id,
+            images: counts.get(id) ?? 0,
+            sheet: '',
+            columns: sheetLayout(samples.length, sheetOptions).columns,
+            samples: [],
+            label: labels.labels[String(id)] ?? EMPTY_CLUSTER_LABEL,
+          };
+          site[id] = entry;
+          if (samples.length === 0) return;
+          if (ctx.signal.aborted) throw interrupted();
+          const found = samples.map((s) => details.get(s.key));
+          const name = `${pad(id)}-${sha256(stableStringify({ sheet: sheetOptions, images: samples.map((s, i) => [s.key, found[i]?.sha256 ?? '']) })).slice(0, 12)}`;
+          sheetNames.add(`${name}.jpg`).add(`${name}.json`);
+          const jpg = join(toDir, 'sheets', `${name}.jpg`);
+          let sidecar = await readSidecar(join(toDir, 'sheets', `${name}.json`), jpg);
+          if (sidecar) summary.sheets.kept++;
+          else {
+            const tiles = samples.map((s, i) => () => {
+              const detail = found[i];
+              if (!detail) return Promise.reject(new ItemError('IMAGE_MISSING', `no extract record of ${s.key} in unit ${s.unit}`));
+              return stored.read(detail.image, s.unit);
+            });
+            const sheet = await renderContactSheet(tiles, sheetOptions);
+            sidecar = { layout: sheet.layout, failed: sheet.failed };
+            // The sidecar first, the sheet last: a sheet on disk always has its sidecar.
+            await writeJsonAtomic(join(toDir, 'sheets', `${name}.json`), sidecar);
+            await writeFileAtomic(jpg, sheet.jpeg);
+            summary.sheets.drawn++;
+          }
+          const failures = new Map(sidecar.failed.map((f) => [f.index, f]));
+          entry.sheet = `sheets/${name}.jpg`;
+          entry.samples = samples.map((s, i) => ({
+            key: s.key,
+            articleId: found[i]?.articleId ?? '',
+            figureLabel: found[i]?.figureLabel ?? '',
+            caption: found[i]?.caption ?? '',
+            failure: failures.has(i) ? `${failures.get(i)!.code}: ${failures.get(i)!.message}` : '',
+          }));
+          for (const f of sidecar.failed) {
+            summary.tilesFailed.count++;
+            summary.tilesFailed.byCode[f.code] = (summary.tilesFailed.byCode[f.code] ?? 0) + 1;
+          }
+          ctx.progress.tick(1);
+        }),
+      ),
+    );
+  } finally {
+    await stored.close();
+  }
   ctx.progress.stop();
   summary.tilesFailed.examples = site.flatMap((c) => c.samples.filter((s) => s.failure).map((s) => `${s.key}: ${s.failure}`)).slice(0, 10);
 

@@ -10,12 +10,11 @@ import { z } from 'zod';
 import { ManifestError, UsageError } from '../errors.js';
 import { extractPaths } from '../manifest/extract-manifest.js';
 import { readJsonIfExists, readJsonl } from '../storage/files.js';
+import type { StoredImageRef } from '../manifest/image-store.js';
 import { ArticleRecord, FigureRecord } from '../manifest/records.js';
 import { transformPaths } from '../manifest/transform-records.js';
 
 const UNIT_FILE = /^([A-Za-z0-9_-]+)\.jsonl$/;
-/** ImageRecord.file as extract writes it: never follow a record out of the extract folder. */
-const IMAGE_FILE = /^units\/[A-Za-z0-9_-]+\/images\/[A-Za-z0-9_-]+\.jpg$/;
 
 /** The units the label step wrote, in unit order (unit ids sort in plan order). */
 export async function labelUnits(outDir: string): Promise<string[]> {
@@ -36,8 +35,8 @@ export async function labelUnits(outDir: string): Promise<string[]> {
 export interface ImageDetail {
   unit: string;
   key: string;
-  /** Path relative to the extract folder ('' when the record names none we may open). */
-  file: string;
+  /** Where the JPEG lies: read it with src/manifest/image-store.ts, which refuses a record that names another unit's store or a range outside it. */
+  image: StoredImageRef;
   mediaName: string;
   sha256: string;
   articleId: string;
@@ -69,7 +68,7 @@ export async function* unitImages(
         yield {
           unit,
           key: image.key,
-          file: IMAGE_FILE.test(image.file) ? image.file : '',
+          image: { file: image.file, offset: image.offset, bytes: image.bytes },
           mediaName: image.mediaName,
           sha256: image.sha256,
           articleId: f.articleId,

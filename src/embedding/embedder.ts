@@ -69,8 +69,11 @@ export interface EmbedderInfo {
   threads: number;
 }
 
-/** An image to embed: a file, or bytes already in memory. */
-export type EmbedItem = { key: string; path: string } | { key: string; bytes: Buffer };
+/**
+ * An image to embed: a file, bytes already in memory, or a function that reads them (a byte range
+ * of a unit's image store). A `read` that throws ItemError fails the item; anything else the run.
+ */
+export type EmbedItem = { key: string; path: string } | { key: string; bytes: Buffer } | { key: string; read: () => Promise<Buffer> };
 export type EmbedResult = { key: string; embedding: Float32Array } | { key: string; failure: FailureInfo };
 
 export interface Embedder {
@@ -113,6 +116,13 @@ const READ_FAILURES = new Set(['ENOENT', 'EISDIR', 'ENOTDIR', 'EACCES', 'EPERM',
 /** Bytes of an item. A file that is not there or not readable is the item's failure; EIO and the like are the run's. */
 async function readItem(item: EmbedItem): Promise<Buffer> {
   if ('bytes' in item) return item.bytes;
+  if ('read' in item) {
+    const bytes = await item.read();
+    if (bytes.length > EMBED_IMAGE_LIMITS.maxInputBytes) {
+      throw new ItemError('IMAGE_TOO_LARGE', `image is ${bytes.length} bytes, over the ${EMBED_IMAGE_LIMITS.maxInputBytes}-byte limit`, { bytes: bytes.length });
+    }
+    return bytes;
+  }
   try {
     const { size } = await stat(item.path);
     if (size > EMBED_IMAGE_LIMITS.maxInputBytes) {

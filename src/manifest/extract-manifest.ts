@@ -8,7 +8,11 @@
  *     units/<unit>/articles.jsonl    ArticleRecord per line, in plan order
  *     units/<unit>/figures.jsonl     FigureRecord per line
  *     units/<unit>/failures.jsonl    FailureRecord per line
- *     units/<unit>/images/<key>.jpg  stored images
+ *     units/<unit>/images.tar        the unit's images: one uncompressed tar, a member '<key>.jpg' per
+ *                                    stored image in plan order (article, figure, image), headers as
+ *                                    load's shards (src/storage/tar.ts), so `tar xf` unpacks it;
+ *                                    ImageRecord.offset is each image's byte offset in it, and every
+ *                                    reader goes through src/manifest/image-store.ts
  *     units/<unit>/done.json         the unit's marker (src/pipeline/runner.ts, result ExtractUnitResult):
  *                                    written last, atomically; it records every file of the unit
  *                                    (size, sha256), so a rerun finds and redoes a unit edited since
@@ -24,9 +28,11 @@ export const EXTRACT_SCHEMA = 'biomedica.extract';
  * Bumped whenever a record's shape changes, so that load refuses an older extract with a clear
  * MANIFEST_VERSION error and extract redoes its units, instead of failing record by record.
  * v2: ArticleRecord.references. v3: ImageRecord.passThrough, UnitStats.imagesPassedThrough.
- * v4: FailureRecord.transient.
+ * v4: FailureRecord.transient. v5: a unit's images in one file, units/<unit>/images.tar, and
+ * ImageRecord.offset (v4 had units/<unit>/images/<key>.jpg, one file per image); extract redoes a
+ * v4 unit whole, as any unit whose marker has another version.
  */
-export const EXTRACT_VERSION = 4;
+export const EXTRACT_VERSION = 5;
 
 export const UnitStats = z.object({
   articles: z.number().int(),
@@ -50,7 +56,11 @@ export const EXTRACT_STEP = 'extract';
 /** What an extract unit's marker records as its result (the manifest copies it per unit). */
 export const ExtractUnitResult = z.object({
   stats: UnitStats,
-  /** sha256 of each record file the unit wrote (jsonl only; images are hashed in their records). */
+  /**
+   * sha256 of each file the unit wrote: the record files and images.tar (hashed as it was written;
+   * each image is also hashed in its record). Readers hash the jsonl files; images.tar is checked
+   * by its marker (runner outputs) and by byte ranges, not re-read to hash it.
+   */
   files: z.record(z.string(), z.string()),
 });
 export type ExtractUnitResult = z.infer<typeof ExtractUnitResult>;
@@ -97,6 +107,11 @@ export const ExtractManifest = z.object({
 });
 export type ExtractManifest = z.infer<typeof ExtractManifest>;
 
+/** File name of a unit's image store, in the unit's folder. */
+export const IMAGE_STORE_NAME = 'images.tar';
+
+export const imageStoreRel = (unit: string) => `units/${unit}/${IMAGE_STORE_NAME}`;
+
 export const extractPaths = (outDir: string) => {
   const root = join(outDir, 'extract');
   return {
@@ -108,9 +123,10 @@ export const extractPaths = (outDir: string) => {
     unitDir: (unit: string) => join(root, 'units', unit),
     unitFile: (unit: string, name: string) => join(root, 'units', unit, name),
     unitMarker: (unit: string) => join(root, 'units', unit, 'done.json'),
-    imagesDir: (unit: string) => join(root, 'units', unit, 'images'),
-    /** Image path relative to the extract root, as stored in ImageRecord.file. */
-    imageRel: (unit: string, key: string) => `units/${unit}/images/${key}.jpg`,
+    /** The unit's image store (src/manifest/image-store.ts). */
+    imageStore: (unit: string) => join(root, 'units', unit, IMAGE_STORE_NAME),
+    /** The unit's image store relative to the extract root, as stored in ImageRecord.file. */
+    imageStoreRel: (unit: string) => imageStoreRel(unit),
     tombstones: join(root, 'tombstones.jsonl'),
   };
 };

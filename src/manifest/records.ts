@@ -56,8 +56,13 @@ export const ImageRecord = z.object({
   /** The graphic href the image came from and the media file it was matched to. */
   href: z.string(),
   mediaName: z.string(),
-  /** Path of the stored JPEG relative to the extract directory. */
+  /**
+   * The unit's image store that holds the JPEG, relative to the extract directory: always
+   * 'units/<unit>/images.tar' (src/manifest/image-store.ts refuses any other name).
+   */
   file: z.string(),
+  /** Byte offset of the JPEG's data within `file` (after its member's 512-byte tar header); `bytes` long. */
+  offset: z.number().int().min(0),
   width: z.number().int(),
   height: z.number().int(),
   bytes: z.number().int(),

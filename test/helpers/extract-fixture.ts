@@ -1,14 +1,15 @@
 /**
  * A valid extract folder built directly from records, for testing load without running extract:
- * manifest.json, units/<unit>/{articles,figures,failures}.jsonl, images/*.jpg (real JPEGs made with
- * sharp) and done.json markers, all written the way extract writes them (writeJsonAtomic, toJsonl).
+ * manifest.json, units/<unit>/{articles,figures,failures}.jsonl, images.tar (real JPEGs made with
+ * sharp) and done.json markers, all written the way extract writes them: each unit through
+ * extract's own unit writer (src/stages/extract/unit-store.ts), the manifest with writeJsonAtomic.
  *
  * The hand-written part covers: all three license groups, two units, a figure with two images, a
  * filtered and a failed figure, a sub-article figure, a table given as an image, a tombstoned
  * article, an article with no figures, a failed article, and non-ASCII captions. `generated` adds
  * any number of synthetic articles (for the bench).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import {
@@ -19,12 +20,13 @@ import {
   emptyStats,
   extractPaths,
   unitId,
-  unitStatsOf,
-  writeUnitRecords,
+  imageStoreRel,
   type ExtractManifest,
-  type UnitStats,
 } from '../../src/manifest/extract-manifest.js';
-import { sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../src/storage/files.js';
+import { FigureRecord as FigureSchema } from '../../src/manifest/records.js';
+import { readJsonl, sha256, toJsonl, writeFileAtomic, writeJsonAtomic } from '../../src/storage/files.js';
+import { writeUnitStore, type ArticleOutcome } from '../../src/stages/extract/unit-store.js';
+import { StoredImages } from '../../src/manifest/image-store.js';
 import type {
   ArticleRecord,
   FailureRecord,
@@ -45,6 +47,8 @@ export interface FixtureOptions {
   snapshotDate?: string;
   /** Leave out the hand-written articles (bench). */
   handWritten?: boolean;
+  /** The JPEG of the n-th image stored (0-based), in place of the generated ones (real figures). */
+  imageBytes?: (n: number) => Buffer;
 }
 
 export interface ExtractFixture {
@@ -221,7 +225,9 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
   const pool: Buffer[] = [];
   const poolSize = g ? 64 : Number.POSITIVE_INFINITY;
   let seed = 1;
+  let drawn = 0;
   const nextImage = async () => {
+    if (options.imageBytes) return options.imageBytes(drawn++);
     if (pool.length < poolSize) {
       const img = await jpeg(width + (seed % 5), height + (seed % 3), seed * 7919);
       pool.push(img);
@@ -248,15 +254,14 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
         const imageKey = k === 0 ? key : `${key}_${k + 1}`;
         const bytes = await nextImage();
         const meta = await sharp(bytes).metadata();
-        const file = paths.imageRel(unit, imageKey);
-        await mkdir(paths.imagesDir(unit), { recursive: true });
-        await writeFile(join(paths.root, file), bytes);
         images.set(imageKey, bytes);
         imgs.push({
           key: imageKey,
           href: `f${index}${k ? `-${k + 1}` : ''}`,
           mediaName: `${record.pmcid.toLowerCase()}-g${String(index).padStart(3, '0')}${k ? `-${k + 1}` : ''}.jpg`,
-          file,
+          // Where the image lands in the unit's store is the unit writer's to fill in.
+          file: imageStoreRel(unit),
+          offset: 0,
           width: meta.width!,
           height: meta.height!,
           bytes: bytes.length,
@@ -292,17 +297,29 @@ export async function buildExtractFixture(outDir: string, options: FixtureOption
   const unitIndexes = [...byUnit.keys()].sort((a, b) => a - b);
   const units: ExtractManifest['units'] = [];
   const totals = emptyStats();
+  const stored = new Map<string, FigureRecord>();
   for (const u of unitIndexes) {
     const unit = unitId(u);
     const { articles: as, figures: fs } = byUnit.get(u)!;
+    const outcomes: ArticleOutcome[] = as.map((article) => {
+      const own = fs.filter((f) => f.articleId === article.id);
+      return { article, figures: own, failures: [], images: new Map(own.flatMap((f) => f.images.map((i) => [i.key, images.get(i.key)!]))) };
+    });
+    for (let n = 0; n < ((hand.failedArticles as Record<number, number>)[u] ?? 0); n++) outcomes.push({ article: null, figures: [], failures: [], images: new Map() });
     const failures = hand.failures.filter((f) => f.unit === unit);
-    const stats: UnitStats = unitStatsOf(as.length, (hand.failedArticles as Record<number, number>)[u] ?? 0, fs, failures);
-    const files = await writeUnitRecords(outDir, unit, { articles: as, figures: fs, failures });
+    if (failures.length > 0) outcomes.at(-1)!.failures.push(...failures);
+    const written = await writeUnitStore(outDir, unit, (async function* () { yield* outcomes; })(), new AbortController().signal);
     const step = { name: EXTRACT_STEP, version: EXTRACT_VERSION, markerPath: (u: WorkUnit) => paths.unitMarker(u.id) };
-    await writeMarker(step, { id: unit, key: sha256(`fixture ${unit}`) }, { result: { stats, files } });
-    units.push({ id: unit, stats, files });
-    addStats(totals, stats);
+    await writeMarker(step, { id: unit, key: sha256(`fixture ${unit}`) }, written);
+    units.push({ id: unit, stats: written.result.stats, files: written.result.files });
+    addStats(totals, written.result.stats);
+    // The records as written: with each image's place in the unit's store.
+    for await (const raw of readJsonl(paths.unitFile(unit, 'figures.jsonl'))) {
+      const f = FigureSchema.parse(raw);
+      stored.set(f.key, f);
+    }
   }
+  for (const [i, f] of figures.entries()) figures[i] = stored.get(f.key)!;
 
   let tombstonesSha256 = '';
   if (hand.tombstones.length > 0) {
@@ -373,4 +390,27 @@ export function transformManifestFixture(units: readonly string[]): TransformMan
     units: units.map((id) => ({ id, images: 0, embedded: 0, failed: 0, files: {} })),
     totals,
   };
+}
+
+/**
+ * Overwrites an image's bytes inside its unit's store with bytes that are no JPEG, same length:
+ * a stored image damaged after extract (the store keeps its size, the records their hashes).
+ */
+export async function corruptStoredImage(outDir: string, image: ImageRecord): Promise<void> {
+  const handle = await open(join(extractPaths(outDir).root, image.file), 'r+');
+  try {
+    await handle.write(Buffer.alloc(image.bytes, 'not a jpeg '), 0, image.bytes, image.offset);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** One stored image's bytes, read the way every reader does (src/manifest/image-store.ts). */
+export async function readStoredImage(outDir: string, image: ImageRecord): Promise<Buffer> {
+  const stored = new StoredImages(extractPaths(outDir).root);
+  try {
+    return await stored.read(image);
+  } finally {
+    await stored.close();
+  }
 }

@@ -1,28 +1,27 @@
 /**
  * One article: open it from the source, parse its XML, pair every figure graphic with a media
- * file, normalise and store the images, and apply the keep rule. Nothing here throws for bad
- * input: every problem becomes a FailureRecord and the rest of the article still comes out.
- * Storage faults are not the article's: they throw (StorageError), so the unit gets no marker and
- * the run stops, instead of the figures being recorded as failed and lost for good.
+ * file, normalise the images, and apply the keep rule. The result is the article's outcome
+ * (src/stages/extract/unit-store.ts): its records and the bytes of the images it keeps, which the
+ * unit's writer stores. Nothing here throws for bad input: every problem becomes a FailureRecord
+ * and the rest of the article still comes out. Storage faults are not the article's: they throw
+ * (StorageError), so the unit gets no marker and the run stops, instead of the figures being
+ * recorded as failed and lost for good.
  */
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { LimitFunction } from 'p-limit';
 import { toFailure } from '../../errors.js';
-import { cleanupAfter, onOutput, storageFault } from '../../storage/faults.js';
-import { ensureDir } from '../../storage/files.js';
+import { storageFault } from '../../storage/faults.js';
 import { parseArticles } from '../../jats/parse.js';
 import type { ParsedArticle, ParsedFigure } from '../../jats/types.js';
 import { keepFigure, type KeepRule } from '../../images/keep.js';
 import { normalizeImage } from '../../images/normalize.js';
 import { resolveGraphic } from '../../images/resolve.js';
 import type { ImageOptions, NormalizedImage } from '../../images/types.js';
-import { extractPaths } from '../../manifest/extract-manifest.js';
+import { imageStoreRel } from '../../manifest/extract-manifest.js';
 import type { ArticleRecord, FailureRecord, FigureRecord, ImageRecord } from '../../manifest/records.js';
 import type { ArticlePackage, ArticleRef, Source } from '../../sources/types.js';
+import type { ArticleOutcome } from './unit-store.js';
 
 export interface ArticleJob {
-  outDir: string;
   unit: string;
   images: ImageOptions;
   keep: KeepRule;
@@ -31,14 +30,9 @@ export interface ArticleJob {
   signal: AbortSignal;
 }
 
-export interface ArticleResult {
-  article: ArticleRecord | null;
-  figures: FigureRecord[];
-  failures: FailureRecord[];
-}
-
-export async function extractArticle(source: Source, ref: ArticleRef, job: ArticleJob): Promise<ArticleResult> {
+export async function extractArticle(source: Source, ref: ArticleRef, job: ArticleJob): Promise<ArticleOutcome> {
   const failures: FailureRecord[] = [];
+  const images = new Map<string, Buffer>();
   const fail = (step: FailureRecord['step'], item: string, error: unknown, fallback: string) => {
     failures.push({ unit: job.unit, item, step, ...toFailure(error, fallback) });
   };
@@ -49,7 +43,7 @@ export async function extractArticle(source: Source, ref: ArticleRef, job: Artic
   } catch (error) {
     rethrowRunProblems(error, job.signal);
     fail('package', ref.id, error, 'PACKAGE_FAILED');
-    return { article: null, figures: [], failures };
+    return { article: null, figures: [], failures, images };
   }
   for (const w of pkg.warnings ?? []) {
     failures.push({ unit: job.unit, item: ref.id, step: 'package', code: w.code, message: `${w.entry}: ${w.message}`, transient: false });
@@ -60,10 +54,10 @@ export async function extractArticle(source: Source, ref: ArticleRef, job: Artic
       parsed = pickArticle(parseArticles(pkg.xml), ref);
     } catch (error) {
       fail('parse', ref.id, error, 'PARSE_FAILED');
-      return { article: null, figures: [], failures };
+      return { article: null, figures: [], failures, images };
     }
-    const figures = await Promise.all(parsed.figures.map((figure) => extractFigure(pkg, ref, figure, job, failures)));
-    return { article: toArticleRecord(ref, parsed), figures, failures };
+    const figures = await Promise.all(parsed.figures.map((figure) => extractFigure(pkg, ref, figure, job, failures, images)));
+    return { article: toArticleRecord(ref, parsed), figures, failures, images };
   } finally {
     await pkg.close();
   }
@@ -97,6 +91,7 @@ async function extractFigure(
   figure: ParsedFigure,
   job: ArticleJob,
   failures: FailureRecord[],
+  images: Map<string, Buffer>,
 ): Promise<FigureRecord> {
   const key = figureKey(ref.id, figure.index);
   const record: FigureRecord = {
@@ -148,7 +143,8 @@ async function extractFigure(
         reasons.push(verdict.reason);
         continue;
       }
-      record.images.push(await storeImage(image, { mediaName, href, key: imageKey }, job));
+      record.images.push(imageRecord(image, { mediaName, href, key: imageKey }, job.unit));
+      images.set(imageKey, image.bytes);
     } catch (error) {
       rethrowRunProblems(error, job.signal);
       const failure = toFailure(error, 'IMAGE_FAILED');
@@ -162,32 +158,15 @@ async function extractFigure(
   return record;
 }
 
-async function storeImage(
-  image: NormalizedImage,
-  source: { mediaName: string; href: string; key: string },
-  job: ArticleJob,
-): Promise<ImageRecord> {
+/** The image's record; where it lands in the unit's store (`offset`) is the unit writer's to fill in. */
+function imageRecord(image: NormalizedImage, source: { mediaName: string; href: string; key: string }, unit: string): ImageRecord {
   const { mediaName, href, key } = source;
-  const paths = extractPaths(job.outDir);
-  const dir = paths.imagesDir(job.unit);
-  // Rename, not fsync: a unit counts as done only once its marker is written after every image,
-  // and a rerun of an unfinished unit rewrites them all.
-  const target = join(dir, `${key}.jpg`);
-  await onOutput(target, async () => {
-    await ensureDir(dir);
-    try {
-      await writeFile(`${target}.tmp`, image.bytes);
-      await rename(`${target}.tmp`, target);
-    } catch (error) {
-      await cleanupAfter(() => rm(`${target}.tmp`, { force: true }));
-      throw error;
-    }
-  });
   return {
     key,
     href,
     mediaName,
-    file: paths.imageRel(job.unit, key),
+    file: imageStoreRel(unit),
+    offset: 0,
     width: image.width,
     height: image.height,
     bytes: image.bytes.length,

@@ -6,8 +6,7 @@
  * next run. manifest.json is written when every unit is done, so its presence tells the next stage
  * the extract is complete.
  */
-import { rm, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { InterruptedError, ThresholdError } from '../../errors.js';
@@ -20,22 +19,20 @@ import {
   ExtractUnitResult,
   addStats,
   emptyStats,
-  unitStatsOf,
-  writeUnitRecords,
   extractPaths,
   type Selection,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
 import { sha256, sha256IfExists, stableStringify, writeJsonIfChanged } from '../../storage/files.js';
-import { cleanupAfter, onOutput } from '../../storage/faults.js';
-import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
+import { cleanupAfter, onOutput, storageFault } from '../../storage/faults.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { lockDirOf } from '../../pipeline/lock.js';
-import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type Outputs, type Step, type UnitCounts, type WorkUnit } from '../../pipeline/runner.js';
+import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type Step, type UnitCounts, type WorkUnit } from '../../pipeline/runner.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
 import type { RateStats } from '../../transport/rate.js';
 import type { SyncSummary } from './sync-planner.js';
-import { extractArticle, type ArticleJob, type ArticleResult } from './article.js';
+import { extractArticle, type ArticleJob } from './article.js';
+import { outcomesInOrder, writeUnitStore, type ArticleProducer, type UnitWritten } from './unit-store.js';
 import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
 
 export const ExtractOptions = z.object({
@@ -249,18 +246,24 @@ function shapingOptions(options: ExtractOptions): Record<string, unknown> {
   return { unitSize: options.unitSize, images: options.images, keep: options.keep };
 }
 
-interface ExtractUnit extends WorkUnit {
+export interface ExtractUnit extends WorkUnit {
   planSha256: string;
 }
 
 interface UnitJob {
   articleConcurrency: number;
-  job: Omit<ArticleJob, 'outDir' | 'unit' | 'signal'>;
+  job: Omit<ArticleJob, 'unit' | 'signal'>;
+  /** Makes each article's outcome; default: extractArticle from the source (a retry may reuse earlier outcomes). */
+  produce?: ArticleProducer;
 }
 
-/** The extract unit as a runner step: its articles → records, images, and the list of every file written. */
-function extractStep(outDir: string, source: Source, run: UnitJob): Step<ExtractUnit, ExtractUnitResult> {
+/** How many finished articles may wait for a slow one before it, per article in flight. */
+const WINDOW_PER_ARTICLE = 2;
+
+/** The extract unit as a runner step: its articles' outcomes, in plan order → images.tar, records, and the list of every file written. */
+export function extractStep(outDir: string, source: Source, run: UnitJob): Step<ExtractUnit, ExtractUnitResult> {
   const paths = extractPaths(outDir);
+  const produce: ArticleProducer = run.produce ?? ((ref, { unit, signal }) => extractArticle(source, ref, { ...run.job, unit, signal }));
   return {
     name: EXTRACT_STEP,
     version: EXTRACT_VERSION,
@@ -269,58 +272,40 @@ function extractStep(outDir: string, source: Source, run: UnitJob): Step<Extract
     outputRoot: (unit) => paths.unitDir(unit.id),
     async run(unit, io) {
       const started = Date.now();
-      // A unit left half-done by a killed run may hold images of articles that now fail: start clean.
+      // A unit left half-done by a killed run (or written by an older version) starts clean.
       await onOutput(paths.unitDir(unit.id), () => rm(paths.unitDir(unit.id), { recursive: true, force: true }));
 
-      // One article failing the run (a storage fault) stops the others: none writes after the unit is given up.
+      // One article failing the run (a storage fault) stops the others: none runs on after the unit is given up.
       const local = new AbortController();
       const signal = AbortSignal.any([io.signal, local.signal]);
-      const limit = pLimit(run.articleConcurrency);
-      const job: ArticleJob = { ...run.job, outDir, unit: unit.id, signal };
-      let firstError: unknown;
-      // Results land in plan order whatever order they finish in; at most `articleConcurrency`
-      // packages are open at once, and the unit size bounds the records held.
-      const pending: Promise<ArticleResult | undefined>[] = [];
-      for await (const ref of readPlanUnit(outDir, unit.id)) {
-        pending.push(
-          limit(async () => {
-            if (signal.aborted) return undefined;
-            const result = await extractArticle(source, ref, job);
-            io.tick(1);
-            return result;
-          }).catch((error: unknown) => {
-            firstError ??= error;
-            local.abort(error);
-            return undefined;
-          }),
-        );
-      }
-      const results = await Promise.all(pending);
-      if (firstError !== undefined || io.signal.aborted) {
+      const outcomes = outcomesInOrder(
+        readPlanUnit(outDir, unit.id),
+        async (ref) => {
+          signal.throwIfAborted();
+          const outcome = await produce(ref, { unit: unit.id, signal });
+          io.tick(1);
+          return outcome;
+        },
+        {
+          concurrency: run.articleConcurrency,
+          window: WINDOW_PER_ARTICLE * run.articleConcurrency,
+          stop: (reason) => local.abort(reason),
+        },
+      );
+      let written: UnitWritten;
+      try {
+        written = await writeUnitStore(outDir, unit.id, outcomes, signal);
+      } catch (error) {
+        local.abort(error);
         // The unit is redone whole by the next run: what it wrote so far only takes space (a full disk wants it back).
         await cleanupAfter(() => rm(paths.unitDir(unit.id), { recursive: true, force: true }), io.log);
-        throw firstError ?? new InterruptedError('INTERRUPTED', `unit ${unit.id} stopped before all its articles were done`);
+        if (io.signal.aborted && !storageFault(error)) {
+          throw new InterruptedError('INTERRUPTED', `unit ${unit.id} stopped before all its articles were done`);
+        }
+        throw error;
       }
-
-      const articles: ArticleRecord[] = [];
-      const figures: FigureRecord[] = [];
-      const failures: FailureRecord[] = [];
-      for (const r of results as ArticleResult[]) {
-        if (r.article) articles.push(r.article);
-        figures.push(...r.figures);
-        failures.push(...r.failures);
-      }
-      const stats = unitStatsOf(articles.length, results.length - articles.length, figures, failures);
-      const files = await writeUnitRecords(outDir, unit.id, { articles, figures, failures });
-      const outputs: Outputs = {};
-      for (const [name, sha] of Object.entries(files)) {
-        outputs[name] = { bytes: (await stat(paths.unitFile(unit.id, name))).size, sha256: sha };
-      }
-      for (const figure of figures) {
-        for (const image of figure.images) outputs[relative(paths.unitDir(unit.id), join(paths.root, image.file))] = { bytes: image.bytes, sha256: image.sha256 };
-      }
-      io.log.info({ unit: unit.id, ms: Date.now() - started, ...countsForLog(stats) }, 'unit written');
-      return { result: { stats, files }, outputs };
+      io.log.info({ unit: unit.id, ms: Date.now() - started, ...countsForLog(written.result.stats) }, 'unit written');
+      return written;
     },
   };
 }

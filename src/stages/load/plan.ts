@@ -2,21 +2,22 @@
  * Load, pass 1: read the extract units in order, decide every sample, its shard and its byte
  * offset, and stage what the later passes need as JSONL under <dataset>/.work/:
  *
- *   <group>.tar.jsonl        TarLine per sample: member texts, image path and hash (pass 2 writes tars)
+ *   <group>.tar.jsonl        TarLine per sample: member texts, image store, range and hash (pass 2 writes tars)
  *   <group>.index.jsonl      IndexRow per sample (pass 3 writes index/<group>.parquet)
  *   <group>.articles.jsonl   ArticleRow per article (pass 3 writes articles/<group>.parquet)
  *   failures.jsonl           FailureRecord per sample left out
  *
- * Images are not read here, only stat'ed: their hashes come from the extract records. Memory holds
- * one extract unit's records at a time (the unit size bounds it) plus counters per shard.
+ * Images are not read here: each unit's image store is stat'ed once and every record's byte range
+ * checked against it (src/manifest/image-store.ts); hashes come from the extract records. Memory
+ * holds one extract unit's records at a time (the unit size bounds it) plus counters per shard.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { WriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import pLimit from 'p-limit';
 import { InterruptedError, ManifestError } from '../../errors.js';
-import { extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
+import { IMAGE_STORE_NAME, extractPaths, type ExtractManifest } from '../../manifest/extract-manifest.js';
+import { imageStoreSize, storedImageProblem } from '../../manifest/image-store.js';
 import { mergePubmed, readPubmedForUnit } from '../../enrich/merge.js';
 import { readJsonl, sha256File } from '../../storage/files.js';
 import { onOutput } from '../../storage/faults.js';
@@ -39,15 +40,17 @@ import {
 import { readTransformLabels, transformPaths, type TransformLabel } from '../../manifest/transform-records.js';
 import { articleRowOf, buildSample, indexRowOf, NO_LABEL, type Layout } from './sample.js';
 import { LeadChooser } from './lead.js';
-import { END_OF_ARCHIVE, sampleBytes } from './tar.js';
+import { sampleBytes } from './tar.js';
+import { END_OF_ARCHIVE } from '../../storage/tar.js';
 import type { Logger } from '../../log/logger.js';
 
 /** What pass 2 needs to write one sample into its shard. */
 export interface TarLine {
   shard: number;
   key: string;
-  /** Image path relative to the extract folder. */
+  /** The unit's image store relative to the extract folder, and the image's byte range in it. */
   file: string;
+  offset: number;
   bytes: number;
   sha256: string;
   json: string;
@@ -147,8 +150,6 @@ export interface PlanInput {
   log: Pick<Logger, 'info' | 'warn'>;
 }
 
-const STATS_IN_FLIGHT = 32;
-const IMAGE_FILE = /^units\/[A-Za-z0-9_-]+\/images\/[A-Za-z0-9_-]+\.jpg$/;
 
 class JsonlWriter {
   private readonly out: WriteStream;
@@ -382,7 +383,7 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
         else figuresOf.set(parsed.data.articleId, [parsed.data]);
       }
 
-      const sizes = await imageSizes(extract.root, figuresOf.values());
+      const storeSize = await imageStoreSize(extract.root, unit.id);
       for (const article of articles) {
         const figures = (figuresOf.get(article.id) ?? []).sort((a, b) => a.index - b.index);
         figuresOf.delete(article.id);
@@ -407,7 +408,7 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
             continue;
           }
           for (const [imageIndex, image] of figure.images.entries()) {
-            const problem = imageProblem(image, seen, sizes);
+            const problem = imageProblem(image, seen, unit.id, storeSize);
             if (problem) {
               plan.leftOut.samplesFailed++;
               await fail(unit.id, image.key, 'image', problem.code, problem.message);
@@ -444,7 +445,7 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
           const size = sampleBytes(image.bytes, Buffer.byteLength(sample.jsonText), Buffer.byteLength(sample.txt));
           await group.stage(
             {
-              line: { key: sample.key, file: image.file, bytes: image.bytes, sha256: image.sha256, json: sample.jsonText, txt: sample.txt },
+              line: { key: sample.key, file: image.file, offset: image.offset, bytes: image.bytes, sha256: image.sha256, json: sample.jsonText, txt: sample.txt },
               size,
               articleId: article.id,
             },
@@ -470,37 +471,18 @@ export async function planLoad(input: PlanInput): Promise<Plan> {
   return plan;
 }
 
-/** Sizes of the unit's stored images (-1: missing), stat'ed a few at a time: one by one, the waits add up. */
-async function imageSizes(extractRoot: string, figures: Iterable<FigureRecord[]>): Promise<Map<string, number>> {
-  const limit = pLimit(STATS_IN_FLIGHT);
-  const files = new Set<string>();
-  for (const list of figures) for (const f of list) if (f.status === 'ok') for (const i of f.images) if (IMAGE_FILE.test(i.file)) files.add(i.file);
-  const sizes = new Map<string, number>();
-  await Promise.all(
-    [...files].map((file) =>
-      limit(async () => {
-        sizes.set(file, await stat(join(extractRoot, file)).then((s) => s.size, () => -1));
-      }),
-    ),
-  );
-  return sizes;
-}
-
 function imageProblem(
   image: ImageRecord,
   seen: Set<string>,
-  sizes: Map<string, number>,
+  unit: string,
+  storeSize: number,
 ): { code: string; message: string } | undefined {
   if (image.key.length > MAX_KEY_LENGTH || !KEY_PATTERN.test(image.key)) {
     return { code: 'KEY_INVALID', message: `key must match ${KEY_PATTERN} and have at most ${MAX_KEY_LENGTH} characters` };
   }
   if (seen.has(image.key)) return { code: 'DUPLICATE_KEY', message: 'the article holds this image key twice' };
-  // The record names the file: never follow it out of the extract folder.
-  if (!IMAGE_FILE.test(image.file)) return { code: 'RECORD_INVALID', message: `unexpected image path "${image.file}"` };
-  const size = sizes.get(image.file) ?? -1;
-  if (size < 0) return { code: 'IMAGE_MISSING', message: `stored image ${image.file} is missing` };
-  if (size !== image.bytes) return { code: 'IMAGE_SIZE_MISMATCH', message: `stored image has ${size} bytes, its record says ${image.bytes}` };
-  return undefined;
+  // The record names the file and the range: never follow it out of the unit's own store.
+  return storedImageProblem(image, unit, storeSize);
 }
 
 async function checkUnitFiles(outDir: string, unit: ExtractManifest['units'][number]): Promise<void> {
@@ -513,7 +495,9 @@ async function checkUnitFiles(outDir: string, unit: ExtractManifest['units'][num
       });
     }
   }
+  // The records are hashed; images.tar is not read here (its marker and the byte-range checks vouch for it).
   for (const [name, expected] of Object.entries(unit.files)) {
+    if (name === IMAGE_STORE_NAME) continue;
     const path = extract.unitFile(unit.id, name);
     const actual = await sha256File(path).catch(() => 'missing');
     if (actual !== expected) {

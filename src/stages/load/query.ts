@@ -41,7 +41,7 @@ import { shardStep } from './shard-step.js';
 import { sqlIdent, sqlString, withDuckDb } from './parquet.js';
 import { LeadChooser } from './lead.js';
 import type { BuildScope, DatasetSummary } from './summary.js';
-import { BLOCK, END_OF_ARCHIVE, memberBytes } from './tar.js';
+import { BLOCK, END_OF_ARCHIVE, memberBytes } from '../../storage/tar.js';
 
 /** What --output writes, by the file's extension: DuckDB COPY options, or the key list. */
 export const OUTPUT_FORMATS: Record<string, string | null> = {

@@ -24,7 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
@@ -72,7 +72,9 @@ import { duplicateKeys, jsonlToParquet, withDuckDb } from './parquet.js';
 import { planFromJson, planLoad, planToJson, type GroupPlan, type Plan, type PlanInput, type PlannedShard, type TarLine } from './plan.js';
 import { formatLoadSummary, type ClusteringSummary, type DatasetSummary, type LoadSummary } from './summary.js';
 import { shardStep } from './shard-step.js';
-import { mtimeFor, writeShard, type TarMember } from './tar.js';
+import { mtimeFor } from './tar.js';
+import { StoredImages } from '../../manifest/image-store.js';
+import { writeTar, type TarMember } from '../../storage/tar.js';
 
 export { shardStep } from './shard-step.js';
 
@@ -413,7 +415,7 @@ async function writeOne({ group: g, shard }: ShardUnit, w: WriteContext, io: Uni
   await ensureDir(paths.groupDir(g.group));
   await ensureDir(paths.statsDir(g.group));
   const t0 = Date.now();
-  const out = await writeShard(tarPath, membersOf(tarLines(g.tarStaging, shard), io, w.extractRoot), w.mtime, io.signal);
+  const out = await writeTar(tarPath, membersOf(tarLines(g.tarStaging, shard), io, w.extractRoot), w.mtime, io.signal);
   if (out.bytes !== shard.bytes) {
     throw new Error(`${rel}: wrote ${out.bytes} bytes where the plan computed ${shard.bytes}; the offsets in the index would be wrong`);
   }
@@ -447,33 +449,42 @@ async function* tarLines(staging: string, shard: PlannedShard): AsyncGenerator<T
   }
 }
 
-/** Tar members of the planned samples; image reads run a few samples ahead of the writer. */
+/**
+ * Tar members of the planned samples; image reads (byte ranges of the units' image stores) run a
+ * few samples ahead of the writer. Each range's length is checked; its bytes are not hashed again:
+ * the records hold every image's sha256, the unit's marker vouches for its store, and
+ * `biomedica verify` checks every shard image against the index.
+ */
 async function* membersOf(lines: AsyncIterable<TarLine>, io: UnitIO, extractRoot: string): AsyncGenerator<TarMember> {
+  const stored = new StoredImages(extractRoot);
   const queue: { line: TarLine; data: Promise<Buffer> }[] = [];
   const emit = async function* (item: { line: TarLine; data: Promise<Buffer> }): AsyncGenerator<TarMember> {
     const { line } = item;
     const data = await item.data.catch((cause: unknown) => {
-      throw storageFault(cause) ?? new ManifestError('MANIFEST_MISMATCH', `stored image ${line.file} cannot be read`, { cause, hint: 'rerun biomedica extract: it redoes units whose files changed' });
-    });
-    if (data.length !== line.bytes || createHash('sha256').update(data).digest('hex') !== line.sha256) {
-      throw new ManifestError('MANIFEST_MISMATCH', `stored image ${line.file} does not match its extract record`, {
+      throw storageFault(cause) ?? new ManifestError('MANIFEST_MISMATCH', `image ${line.key} (${line.file} @${line.offset}) cannot be read: ${(cause as Error).message}`, {
+        cause,
         key: line.key,
         hint: 'the extract folder changed after extract finished: rerun biomedica extract (it redoes units whose files changed; add --check if the file was damaged rather than edited), then load',
       });
-    }
+    });
     yield { name: `${line.key}.jpg`, data };
     yield { name: `${line.key}.json`, data: Buffer.from(line.json) };
     yield { name: `${line.key}.txt`, data: Buffer.from(line.txt) };
     io.tick(1);
   };
-  for await (const line of lines) {
-    const data = readFile(join(extractRoot, line.file));
-    // Rejections are handled when the item reaches the writer; this keeps Node from flagging them early.
-    data.catch(() => {});
-    queue.push({ line, data });
-    if (queue.length >= PREFETCH) yield* emit(queue.shift()!);
+  try {
+    for await (const line of lines) {
+      const data = stored.read(line);
+      // Rejections are handled when the item reaches the writer; this keeps Node from flagging them early.
+      data.catch(() => {});
+      queue.push({ line, data });
+      if (queue.length >= PREFETCH) yield* emit(queue.shift()!);
+    }
+    while (queue.length > 0) yield* emit(queue.shift()!);
+  } finally {
+    await Promise.allSettled(queue.map((q) => q.data));
+    await stored.close();
   }
-  while (queue.length > 0) yield* emit(queue.shift()!);
 }
 
 /** Shards, markers and tables of an earlier run that this plan no longer has. Only our own names are touched. */

@@ -1,29 +1,8 @@
 /**
- * Deterministic tar shards with tar-stream: fixed mtime, owner 0:0 with empty names, mode 0644,
- * plain ustar headers (keys are short ASCII, so no pax header is ever written). With no pax headers
- * a member takes exactly 512 bytes of header plus its data padded to 512, so the load plan knows
- * every sample's byte offset before a shard is written, and a rerun can skip a finished shard yet
- * still index it.
+ * The shape of a load shard on top of the deterministic tar writer (src/storage/tar.ts): a
+ * sample is three members (jpg, json, txt) and every member's mtime is the snapshot day.
  */
-import { createHash } from 'node:crypto';
-import type { WriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import tar from 'tar-stream';
-import { InterruptedError } from '../../errors.js';
-import { cleanupAfter, outputFault } from '../../storage/faults.js';
-import { createOutputStream, endStream, writeChunk } from '../../storage/streams.js';
-
-export const BLOCK = 512;
-/** tar-stream ends an archive with two zero blocks and no record padding. */
-export const END_OF_ARCHIVE = 2 * BLOCK;
-
-export const memberBytes = (size: number) => BLOCK + Math.ceil(size / BLOCK) * BLOCK;
-
-export interface TarMember {
-  name: string;
-  data: Buffer;
-}
+import { memberBytes } from '../../storage/tar.js';
 
 /** The suffixes of a sample's members, in the order they are written (sorted, as tar tools list them). */
 export const SAMPLE_EXTS = ['jpg', 'json', 'txt'] as const;
@@ -40,87 +19,3 @@ export function mtimeFor(snapshotDate: string): Date {
   return Number.isNaN(t) || t < 0 ? new Date(0) : new Date(t);
 }
 
-export interface ShardWriteResult {
-  bytes: number;
-  sha256: string;
-}
-
-/**
- * Writes the members to `path` through a temporary name in the same folder and renames it into
- * place once the data is on disk, so a shard file is either whole or absent.
- */
-export async function writeShard(
-  path: string,
-  members: AsyncIterable<TarMember>,
-  mtime: Date,
-  signal?: AbortSignal,
-): Promise<ShardWriteResult> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp`);
-  const pack = tar.pack();
-  const out = createOutputStream(tmp, { highWaterMark: 1 << 20 });
-  const hash = createHash('sha256');
-  let bytes = 0;
-  // The pack's bytes go to the file with backpressure; a write error (disk full) rejects here,
-  // never leaves this loop waiting for a 'drain' that a failed stream does not emit.
-  const drain = (async () => {
-    for await (const chunk of pack as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      await writeChunk(out, chunk);
-    }
-    await endStream(out);
-  })();
-  // If the consumer fails, stop feeding the pack and surface that error.
-  let drainError: unknown;
-  drain.catch((error) => {
-    drainError = error;
-    pack.destroy(error as Error);
-  });
-
-  try {
-    for await (const member of members) {
-      if (signal?.aborted) {
-        throw new InterruptedError('INTERRUPTED', `stopped while writing ${basename(path)}`, {
-          hint: 'rerun the same command: finished shards are kept and the run resumes',
-        });
-      }
-      if (drainError) throw drainError;
-      await new Promise<void>((resolve, reject) =>
-        pack.entry(
-          { name: member.name, size: member.data.length, mtime, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', type: 'file' },
-          member.data,
-          (error) => (error ? reject(error) : resolve()),
-        ),
-      );
-    }
-    pack.finalize();
-    await drain;
-    await closed(out);
-    const handle = await open(tmp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
-    return { bytes, sha256: hash.digest('hex') };
-  } catch (error) {
-    // Stop the pack first and let the writer loop end, then close the file: never write after destroy.
-    pack.destroy();
-    await drain.catch(() => {});
-    if (!out.closed) {
-      const done = closed(out);
-      out.destroy();
-      await done;
-    }
-    // On a read-only or failing disk this fails too: the cause to report is the first error.
-    await cleanupAfter(() => rm(tmp, { force: true }));
-    throw outputFault(drainError ?? error, tmp) ?? error;
-  }
-}
-
-/** Resolves once the file is closed (it may still be opening: rm before that would race the open). */
-function closed(stream: WriteStream): Promise<void> {
-  if (stream.closed) return Promise.resolve();
-  return new Promise<void>((resolve) => stream.once('close', () => resolve()));
-}

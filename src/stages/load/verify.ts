@@ -33,7 +33,8 @@ import { readManifest } from '../../manifest/read.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { UnitMarkerSchema } from '../../pipeline/runner.js';
 import { sqlString, withDuckDb } from './parquet.js';
-import { END_OF_ARCHIVE, SAMPLE_EXTS, memberBytes } from './tar.js';
+import { SAMPLE_EXTS } from './tar.js';
+import { END_OF_ARCHIVE, memberBytes } from '../../storage/tar.js';
 
 export interface Defect {
   /** The file the defect is in, relative to the dataset folder: 'commercial/000003.tar', 'index/other.parquet'. */

@@ -10,6 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { InterruptedError, ManifestError, type FailureInfo } from '../../errors.js';
+import { extractPaths } from '../../manifest/extract-manifest.js';
+import { StoredImages } from '../../manifest/image-store.js';
 import type { FailureRecord } from '../../manifest/records.js';
 import { transformPaths, type TransformLabel } from '../../manifest/transform-records.js';
 import type { Outputs, Step, UnitIO } from '../../pipeline/runner.js';
@@ -96,8 +98,9 @@ export function embedStep(outDir: string, embedder: () => Promise<Embedder>): St
     const keys: string[] = [];
     const failures: FailureRecord[] = [];
     const failuresByCode: Record<string, number> = {};
+    const stored = new StoredImages(extractPaths(outDir).root, 1);
     try {
-      for await (const item of session.embed(unitImages(outDir, unit.id))) {
+      for await (const item of session.embed(unitImages(outDir, unit.id, stored))) {
         if ('failure' in item) {
           failures.push({ unit: unit.id, item: item.key, step: 'embed', code: item.failure.code, message: item.failure.message, transient: false });
           failuresByCode[item.failure.code] = (failuresByCode[item.failure.code] ?? 0) + 1;
@@ -112,6 +115,8 @@ export function embedStep(outDir: string, embedder: () => Promise<Embedder>): St
     } catch (error) {
       await writer.abort();
       throw error;
+    } finally {
+      await stored.close();
     }
     const keysText = keys.map((k) => `${k}\n`).join('');
     const failuresText = toJsonl(failures);

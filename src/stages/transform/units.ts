@@ -3,9 +3,9 @@
  * with status 'ok'), in record order. A transform unit's key starts from the sha256 of its extract
  * figures.jsonl, which records every image's own sha256: new or changed images make a new key.
  */
-import { join } from 'node:path';
 import { ManifestError } from '../../errors.js';
 import { ExtractManifest, extractPaths } from '../../manifest/extract-manifest.js';
+import type { StoredImages } from '../../manifest/image-store.js';
 import type { FigureRecord } from '../../manifest/records.js';
 import { readJsonl } from '../../storage/files.js';
 import type { WorkUnit } from '../../pipeline/runner.js';
@@ -19,8 +19,8 @@ export interface TransformUnit extends WorkUnit {
 
 export interface UnitImage {
   key: string;
-  /** Absolute path of the stored JPEG. */
-  path: string;
+  /** Reads the JPEG from the unit's image store (ItemError RECORD_INVALID for a record that points elsewhere). */
+  read: () => Promise<Buffer>;
 }
 
 /** The transform units of an extract, in unit order; `key` is left for each step to derive. */
@@ -37,11 +37,15 @@ export function transformUnits(manifest: ExtractManifest): Omit<TransformUnit, '
   });
 }
 
-/** The images of one extract unit that load will publish, streamed from its figures.jsonl. */
-export async function* unitImages(outDir: string, unit: string): AsyncGenerator<UnitImage> {
+/**
+ * The images of one extract unit that load will publish, streamed from its figures.jsonl; each is
+ * read by byte range from the unit's image store through `stored` when the embedder gets to it
+ * (which may be after this generator ended: the caller closes `stored` once the embedder is done).
+ */
+export async function* unitImages(outDir: string, unit: string, stored: StoredImages): AsyncGenerator<UnitImage> {
   const paths = extractPaths(outDir);
   for await (const figure of readJsonl<FigureRecord>(paths.unitFile(unit, 'figures.jsonl'))) {
     if (figure.status !== 'ok') continue;
-    for (const image of figure.images) yield { key: image.key, path: join(paths.root, image.file) };
+    for (const image of figure.images) yield { key: image.key, read: () => stored.read(image, unit) };
   }
 }
