@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FailureRecord } from '../src/manifest/records.js';
-import { readJsonl } from '../src/storage/files.js';
+import { pathExists, readJsonl } from '../src/storage/files.js';
 import { prepareRetry, plannedUnits, retryPaths, selectRetry } from '../src/stages/extract/retry.js';
 import { runCli, treeHashes } from './helpers/cli.js';
 import { TestBucket, corpusVersion, type S3Fault, type S3TestServer } from './helpers/bucket.js';
@@ -105,7 +105,8 @@ describe('retry-failed', () => {
 
     // What a retry killed right after moving its unit aside leaves behind.
     await prepareRetry(out, await selectRetry(out, await plannedUnits(out)));
-    assert.deepEqual((await readdir(retryPaths(out).root)).sort(), ['u000000', 'u000000.json']);
+    assert.deepEqual((await readdir(retryPaths(out).root)).sort(), ['u000000.json', 'units']);
+    assert.deepEqual(await readdir(join(retryPaths(out).root, 'units')), ['u000000']);
 
     server.clear();
     const resumed = await runCli(['run', ...args(out)], env());
@@ -113,6 +114,7 @@ describe('retry-failed', () => {
     const fetched = [...new Set(server.requests.map((r) => r.key.split('/')[0] ?? ''))].filter((k) => k.startsWith('PMC'));
     assert.deepEqual(fetched, ['PMC7112410.1']);
     assert.deepEqual(await products(out), await products(join(work, 'clean')));
+    assert.equal(await pathExists(retryPaths(out).root), false, 'the old unit goes once the new one is done');
   });
 
   test('retry-failed on a folder with nothing extracted is a clear error', async () => {

@@ -76,16 +76,17 @@ describe('retry selection', () => {
     const pending = await pendingRetry(out, 'u000000');
     assert.deepEqual([...(pending?.articles ?? [])], ['PMC5_1', 'PMC7_1']);
     assert.deepEqual((await readdir(pending!.previousDir)).sort(), ['done.json', 'failures.jsonl', 'figures.jsonl']);
+    assert.equal(pending!.previousDir, join(paths.root, 'retry', 'units', 'u000000'));
 
     const again = await selectRetry(out, ['u000000', 'u000001']);
     assert.deepEqual(again.resuming, ['u000000']);
     assert.deepEqual(again.units, []);
 
     // Not done yet: finish keeps the old content.
-    await finishRetry(out, ['u000000']);
+    await finishRetry(out);
     assert.ok(await pendingRetry(out, 'u000000'));
     await writeUnit(out, 'u000000', []);
-    await finishRetry(out, ['u000000']);
+    await finishRetry(out);
     assert.equal(await pendingRetry(out, 'u000000'), undefined);
     assert.equal(await pathExists(join(paths.root, 'retry')), false);
   });

@@ -8,14 +8,16 @@
  * plan order whatever their origin, so the rewritten unit is byte for byte the unit a run would
  * have written had those articles succeeded the first time.
  *
- *   extract/retry/<unit>.json   RetryUnit: which articles go back to the source
- *   extract/retry/<unit>/       the unit as it was (records, images.tar, its old marker), moved
- *                               here in one rename; the rewritten unit reads the other articles from it
+ *   extract/retry/<unit>.json          RetryUnit: which articles go back to the source
+ *   extract/retry/units/<unit>/        the unit as it was (records, images.tar, its old marker), moved
+ *                                      here in one rename; the rewritten unit reads the other articles
+ *                                      from it (its records name `units/<unit>/images.tar`, so the
+ *                                      folder mirrors the extract folder's layout)
  *
  * Both stay until the unit's new marker is written, so a retry that is killed resumes with the same
  * articles (a plain `extract` rerun resumes it too), and nothing the first run got right is lost.
  */
-import { rename, rm, rmdir, stat } from 'node:fs/promises';
+import { readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ManifestError } from '../../errors.js';
@@ -25,7 +27,8 @@ import { lockDirOf } from '../../pipeline/lock.js';
 import { UnitMarkerSchema, forgetFinalized } from '../../pipeline/runner.js';
 import { onOutput } from '../../storage/faults.js';
 import { ensureDir, pathExists, readJsonIfExists, readJsonl, writeJsonAtomic } from '../../storage/files.js';
-import { Plan } from './plan.js';
+import { Plan, readPlanUnit } from './plan.js';
+import { readUnitOutcomes, type ArticleProducer } from './unit-store.js';
 
 export const RETRY_SCHEMA = 'biomedica.extract.retry';
 
@@ -43,7 +46,9 @@ export const retryPaths = (outDir: string) => {
   return {
     root,
     unit: (unit: string) => join(root, `${unit}.json`),
-    previous: (unit: string) => join(root, unit),
+    /** The extract-folder-shaped root the moved units lie under. */
+    previousRoot: join(root),
+    previous: (unit: string) => join(root, 'units', unit),
   };
 };
 
@@ -105,7 +110,7 @@ export async function prepareRetry(outDir: string, selection: RetrySelection): P
   // The manifest describes the units: it goes before the first one is moved (runExtract writes it again).
   await forgetFinalized(lockDirOf(outDir), 'extract');
   await onOutput(paths.manifest, () => rm(paths.manifest, { force: true }));
-  await onOutput(retry.root, () => ensureDir(retry.root));
+  await onOutput(retry.root, () => ensureDir(join(retry.root, 'units')));
   for (const unit of selection.resuming) {
     if (await pathExists(paths.unitMarker(unit))) continue;
     await onOutput(paths.unitDir(unit), () => rm(paths.unitDir(unit), { recursive: true, force: true }));
@@ -124,18 +129,59 @@ export async function pendingRetry(outDir: string, unit: string): Promise<{ arti
   return { articles: new Set(record.articles), previousDir: retry.previous(unit) };
 }
 
+/**
+ * The producer of a unit under retry: a retried article comes from `fresh` (the source), every
+ * other one is read back from the unit as it was. Producers start in plan order (outcomesInOrder),
+ * so the old unit is read once, front to back, in step with them.
+ */
+export function retryProducer(
+  outDir: string,
+  unit: string,
+  retry: { articles: ReadonlySet<string> },
+  fresh: ArticleProducer,
+): { produce: ArticleProducer; close: () => Promise<void> } {
+  const previous = readUnitOutcomes(outDir, unit, readPlanUnit(outDir, unit), retryPaths(outDir).previousRoot);
+  let turn: Promise<unknown> = Promise.resolve();
+  const produce: ArticleProducer = (ref, ctx) => {
+    // One read of the old unit per planned article, in call order, whether it is used or not.
+    const old = turn.then(() => previous.next());
+    turn = old.catch(() => {});
+    if (retry.articles.has(ref.id)) {
+      return old.then(() => fresh(ref, ctx));
+    }
+    return old.then((next) => {
+      if (next.done) throw new ManifestError('RETRY_MISMATCH', `unit ${unit} as it was holds fewer articles than its plan`, { hint: RETRY_MISMATCH_HINT });
+      if (next.value.article !== null && next.value.article.id !== ref.id) {
+        throw new ManifestError('RETRY_MISMATCH', `unit ${unit} as it was holds ${next.value.article.id} where its plan has ${ref.id}`, { hint: RETRY_MISMATCH_HINT });
+      }
+      return next.value;
+    });
+  };
+  // Closes the old unit's store, also when the unit stops part way.
+  const close = async () => {
+    await turn;
+    await previous.return(undefined);
+  };
+  return { produce, close };
+}
+
+const RETRY_MISMATCH_HINT = 'remove extract/retry/ and rerun biomedica extract: the unit is then redone whole from the source';
+
 /** After units got their new markers: their old content is no longer needed. */
-export async function finishRetry(outDir: string, units: readonly string[]): Promise<void> {
+export async function finishRetry(outDir: string): Promise<void> {
   const paths = extractPaths(outDir);
   const retry = retryPaths(outDir);
-  for (const unit of units) {
-    if (!(await pathExists(paths.unitMarker(unit)))) continue;
+  const names = await readdir(retry.root).catch(() => [] as string[]);
+  for (const name of names) {
+    const unit = /^(.+)\.json$/.exec(name)?.[1];
+    if (unit === undefined || !(await pathExists(paths.unitMarker(unit)))) continue;
     await onOutput(retry.previous(unit), async () => {
       await rm(retry.previous(unit), { recursive: true, force: true });
       await rm(retry.unit(unit), { force: true });
     });
   }
   // Only when empty: other units may still be waiting for their retry.
+  await rmdir(join(retry.root, 'units')).catch(() => {});
   await rmdir(retry.root).catch(() => {});
 }
 

@@ -34,6 +34,7 @@ import type { SyncSummary } from './sync-planner.js';
 import { extractArticle, type ArticleJob } from './article.js';
 import { outcomesInOrder, writeUnitStore, type ArticleProducer, type UnitWritten } from './unit-store.js';
 import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
+import { finishRetry, pendingRetry, retryProducer } from './retry.js';
 
 export const ExtractOptions = z.object({
   outDir: z.string().min(1),
@@ -165,6 +166,9 @@ export async function runExtract(
     ctx,
   );
 
+  // Units that retry-failed moved aside and that are written again: their old content can go.
+  await finishRetry(options.outDir);
+
   // The manifest covers every unit, whoever did it (the runner read every marker back).
   const totals = emptyStats();
   const manifestUnits: ExtractManifest['units'] = report.done.map(({ unit, marker }) => {
@@ -278,11 +282,15 @@ export function extractStep(outDir: string, source: Source, run: UnitJob): Step<
       // One article failing the run (a storage fault) stops the others: none runs on after the unit is given up.
       const local = new AbortController();
       const signal = AbortSignal.any([io.signal, local.signal]);
+      // A unit that retry-failed moved aside takes its other articles from the unit as it was.
+      const retry = await pendingRetry(outDir, unit.id);
+      const reuse = retry ? retryProducer(outDir, unit.id, retry, produce) : undefined;
+      const produceHere = reuse?.produce ?? produce;
       const outcomes = outcomesInOrder(
         readPlanUnit(outDir, unit.id),
         async (ref) => {
           signal.throwIfAborted();
-          const outcome = await produce(ref, { unit: unit.id, signal });
+          const outcome = await produceHere(ref, { unit: unit.id, signal });
           io.tick(1);
           return outcome;
         },
@@ -295,7 +303,9 @@ export function extractStep(outDir: string, source: Source, run: UnitJob): Step<
       let written: UnitWritten;
       try {
         written = await writeUnitStore(outDir, unit.id, outcomes, signal);
+        await reuse?.close();
       } catch (error) {
+        await reuse?.close().catch(() => {});
         local.abort(error);
         // The unit is redone whole by the next run: what it wrote so far only takes space (a full disk wants it back).
         await cleanupAfter(() => rm(paths.unitDir(unit.id), { recursive: true, force: true }), io.log);

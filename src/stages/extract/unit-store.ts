@@ -13,6 +13,7 @@
  * new ones instead of letting finished outcomes pile up behind it.
  */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { InterruptedError } from '../../errors.js';
 import {
@@ -161,8 +162,14 @@ export async function writeUnitStore(
  * with `writeUnitStore` gives the same files, byte for byte. An article the unit has no record
  * of (it failed) comes back with `article: null` and its failures.
  */
-export async function* readUnitOutcomes(outDir: string, unit: string, refs: AsyncIterable<ArticleRef>): AsyncGenerator<ArticleOutcome> {
-  const paths = extractPaths(outDir);
+export async function* readUnitOutcomes(
+  outDir: string,
+  unit: string,
+  refs: AsyncIterable<ArticleRef>,
+  /** Where the unit lies, `<root>/units/<unit>/`: the extract folder, or where retry-failed moved it aside. */
+  root = extractPaths(outDir).root,
+): AsyncGenerator<ArticleOutcome> {
+  const paths = { unitFile: (u: string, name: string) => join(root, 'units', u, name), root };
   const articles = new Map<string, ArticleRecord>();
   for await (const raw of readJsonl(paths.unitFile(unit, 'articles.jsonl'))) {
     const a = ArticleRecord.parse(raw);
