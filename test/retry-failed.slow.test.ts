@@ -89,7 +89,7 @@ describe('retry-failed', () => {
     assert.deepEqual((await failuresOf(out)).map((f) => f.code), ['NOT_FOUND']);
 
     // Nothing transient left: a second retry says so and changes nothing.
-    const again = await runCli(['retry-failed', '--out', out, '--unit-size', '2', '--no-progress'], env());
+    const again = await runCli(['retry-failed', out, '--unit-size', '2', '--no-progress'], env());
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /nothing to retry/);
     assert.match(again.stdout, /content {6}1 failure left as they are.*NOT_FOUND=1/);

@@ -10,8 +10,15 @@ export function retryFailedCommand(deps: ProgramDeps): Command {
     .description(
       'fetch again the articles whose failures were transient (network, 5xx, throttling, timeouts, cut transfers), then redo the stages after extract that --out holds; content failures (malformed XML, a too-small image, a 404) stay as they are. Pass the flags of the run that made the folder.',
     )
+    .argument('[out]', 'the output folder (the same as --out)')
     .option('--enrich', 'also redo PubMed enrichment (on by itself when the folder has it)');
-  addRunFlags(cmd).action(async (flags: RunFlags, self: Command) => {
+  addRunFlags(cmd).action(async (out: string | undefined, flags: RunFlags, self: Command) => {
+    if (out !== undefined) {
+      if (self.getOptionValueSource('out') === 'cli' && flags.out !== out) {
+        throw new UsageError('FLAG_INVALID', `two output folders: ${out} and --out ${flags.out}`, { hint: 'give the folder once' });
+      }
+      flags.out = out;
+    }
     for (const [flag, given] of [['--worker', flags.worker], ['--plan-only', flags.planOnly], ['--sync', flags.sync]] as const) {
       if (given !== undefined && given !== false) {
         throw new UsageError('FLAG_INVALID', `retry-failed takes no ${flag}: it re-attempts a finished folder's transient failures in one process`, {
