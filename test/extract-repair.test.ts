@@ -10,7 +10,8 @@
  *   round's finalize lock was never removed, nobody finalized, and load failed MANIFEST_MISMATCH.
  */
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,7 +24,12 @@ import type { Source } from '../src/sources/types.js';
 import { extractOptionsFromConfig } from '../src/stages/extract/from-config.js';
 import { runExtract, type ExtractOptions } from '../src/stages/extract/run-extract.js';
 import { LoadOptions, runLoad } from '../src/stages/load/run-load.js';
+import { readPlanUnit } from '../src/stages/extract/plan.js';
+import { readUnitOutcomes, writeUnitStore } from '../src/stages/extract/unit-store.js';
+import type { FigureRecord } from '../src/manifest/records.js';
+import { sha256 } from '../src/storage/files.js';
 import { repoRoot, treeHashes } from './helpers/cli.js';
+import { readStoredImage } from './helpers/extract-fixture.js';
 
 const FILTER = { limit: 12 };
 let work: string;
@@ -90,6 +96,65 @@ describe('extract repairs what its hints promise', () => {
     assert.equal((await extract(out)).unitsRepaired, 0, 'the cheap check trusts a file not modified since its marker');
     assert.equal((await extract(out, { check: 'full' })).unitsRepaired, 1);
     assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
+  });
+
+  test('an extract of the older version (one file per image): load refuses it with MANIFEST_VERSION; the hint\'s rerun redoes every unit and load succeeds', async () => {
+    const out = join(work, 'older');
+    await extract(out);
+    const paths = extractPaths(out);
+    // What a v4 run left: markers and manifest of version 4, images one file each, no images.tar.
+    for (const unit of ['u000000', 'u000001', 'u000002']) {
+      const marker = JSON.parse(await readFile(paths.unitMarker(unit), 'utf8'));
+      await writeFile(paths.unitMarker(unit), JSON.stringify({ ...marker, stepVersion: 4 }));
+      await rm(paths.imageStore(unit));
+      await mkdir(join(paths.unitDir(unit), 'images'));
+      await writeFile(join(paths.unitDir(unit), 'images', 'PMC1_f001.jpg'), 'old layout');
+    }
+    const manifest = JSON.parse(await readFile(paths.manifest, 'utf8'));
+    await writeFile(paths.manifest, JSON.stringify({ ...manifest, version: 4 }));
+    let hint = '';
+    await assert.rejects(runLoad(LoadOptions.parse({ outDir: out }), testContext()), (e: unknown) => {
+      assert.ok(e instanceof ManifestError);
+      assert.equal(e.code, 'MANIFEST_VERSION');
+      hint = e.hint ?? '';
+      return true;
+    });
+    assert.ok(hint.includes(`rerun biomedica extract --out ${out} `), hint);
+    const rerun = await extract(out);
+    assert.equal(rerun.unitsSkipped, 0, 'every unit of the older version is redone');
+    assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
+    assert.equal((await runLoad(LoadOptions.parse({ outDir: out }), testContext())).complete, true);
+  });
+
+  test('every unit store lists with the system tar, members in record order, and each range holds its record\'s bytes', async () => {
+    const out = join(work, 'reference');
+    const paths = extractPaths(out);
+    let images = 0;
+    for (const unit of ['u000000', 'u000001', 'u000002']) {
+      const records = (await readFile(paths.unitFile(unit, 'figures.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as FigureRecord).flatMap((f) => f.images);
+      const listed = execFileSync('tar', ['tf', paths.imageStore(unit)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      assert.deepEqual(listed, records.map((i) => `${i.key}.jpg`));
+      for (const image of records) {
+        const member = execFileSync('tar', ['xOf', paths.imageStore(unit), `${image.key}.jpg`], { maxBuffer: 64 << 20 });
+        assert.equal(sha256(member), image.sha256);
+        assert.deepEqual(await readStoredImage(out, image), member);
+        images++;
+      }
+    }
+    assert.ok(images > 10, `only ${images} images in the sample extract`);
+  });
+
+  test('a finished unit read back as outcomes and written again: the same bytes (the seam retry-failed reuses)', async () => {
+    const out = join(work, 'reference');
+    const copy = join(work, 'rewritten');
+    for (const unit of ['u000000', 'u000001', 'u000002']) {
+      const written = await writeUnitStore(copy, unit, readUnitOutcomes(out, unit, readPlanUnit(out, unit)), new AbortController().signal);
+      const marker = JSON.parse(await readFile(extractPaths(out).unitMarker(unit), 'utf8'));
+      assert.deepEqual(written.outputs, marker.outputs);
+      for (const name of Object.keys(marker.outputs)) {
+        assert.equal(sha256(await readFile(extractPaths(copy).unitFile(unit, name))), reference.get(`units/${unit}/${name}`), `${unit}/${name}`);
+      }
+    }
   });
 
   test('a second round of workers after a config change rewrites the manifest (the finalize lock is per content)', async () => {

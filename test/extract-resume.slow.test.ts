@@ -70,6 +70,32 @@ describe('extract: kill and resume', () => {
     });
   }
 
+  test('SIGKILL while a unit image store is half written, then rerun: same bytes, nothing of the killed unit counted done', async () => {
+    const out = join(work, 'mid-unit');
+    const child = spawnCli(['extract', '--source', mirror, '--out', out, ...ARGS]);
+    const result = collect(child);
+    const units = join(out, 'extract', 'units');
+    // A unit's store exists under its temporary name from its first article to its last.
+    let midUnit: string | undefined;
+    const deadline = Date.now() + 60_000;
+    while (midUnit === undefined && Date.now() < deadline) {
+      for (const u of existsSync(units) ? await readdir(units) : []) {
+        if (existsSync(join(units, u, '.images.tar.tmp')) && !existsSync(join(units, u, 'done.json'))) midUnit = u;
+      }
+      if (midUnit === undefined) await new Promise((r) => setTimeout(r, 2));
+    }
+    assert.ok(midUnit, 'no unit store was seen half written');
+    child.kill('SIGKILL');
+    assert.equal((await result).signal, 'SIGKILL');
+    assert.ok(existsSync(join(units, midUnit, '.images.tar.tmp')), 'killed while the store was still being written');
+    assert.ok(!existsSync(join(units, midUnit, 'done.json')), 'the unit killed mid-store has no marker');
+
+    const resumed = await runCli(['extract', '--source', mirror, '--out', out, ...ARGS, '--json']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(JSON.parse(resumed.stdout).unitsSkipped < 10, 'the killed unit is redone');
+    assert.deepEqual(await treeHashes(join(out, 'extract')), reference);
+  });
+
   test('a rerun of a finished run does nothing and changes no byte', async () => {
     const out = join(work, 'reference');
     const before = await treeMtimes(join(out, 'extract'));

@@ -159,13 +159,15 @@ describe('permission denied while storing images', () => {
       const child = spawnCli(args(out), {}, as);
       let exited = false;
       const done = collect(child).then((r) => ((exited = true), r));
-      const images = join(out, 'extract', 'units', 'u000000', 'images');
-      while (!exited && !(existsSync(images) && (await readdir(images)).some((n) => n.endsWith('.jpg')))) await sleep(2);
+      // The unit's image store is being written (to its temporary name) when its folder turns read-only:
+      // renaming it into place, and every record file after it, is denied.
+      const unitDir = join(out, 'extract', 'units', 'u000000');
+      while (!exited && !existsSync(join(unitDir, '.images.tar.tmp'))) await sleep(2);
       if (exited) assert.fail(`the run ended before storing an image: ${(await done).stderr}`);
-      await chmod(images, 0o555);
+      await chmod(unitDir, 0o555);
       const denied = await done;
-      await chmod(images, 0o755);
-      assertStorageExit(denied, 'STORAGE_DENIED', /permission denied writing .*u000000\/images\/.*\.jpg/);
+      await chmod(unitDir, 0o755);
+      assertStorageExit(denied, 'STORAGE_DENIED', /permission denied writing .*u000000\/\.?images\.tar/);
       assert.deepEqual(await markers(out), [], 'the unit in flight is not marked done');
 
       const rerun = await collect(spawnCli(args(out), {}, as));

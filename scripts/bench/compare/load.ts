@@ -1,6 +1,6 @@
 /**
  * Load (scripts/bench/load.ts --child load: runLoad in its own process, timed inside it) beside
- * `tar cf` of the same extract units (records and images: everything load reads), on the run
+ * `tar cf` of the same extract units (records and image stores: everything load reads), on the run
  * folder extract made from the real-corpus mirror. Both rates count the same samples and the same
  * input bytes. tar's time includes its process start; load's excludes node's.
  */
@@ -59,7 +59,7 @@ export const loadRows: RowSource = {
     const base = { stage: 'load', peer: `${tarVersion}: tar cf of the extract units` };
     const shardNote = `load's shard step alone: ${round(samples / Math.min(...runs.ours.map((r) => r.shardSeconds)))} samples/s at best; peak RSS ${Math.max(...runs.ours.map((r) => r.maxRssMB))} MB`;
     const bySamples = measuredRow(
-      { ...base, measure: `samples/s: ${samples} samples of the real-corpus extract (${input.files} files)`, unit: 'samples/s', note: `${shardNote}; tar: ${round(input.files / Math.min(...runs.tar.map((r) => r.seconds)))} files/s at best` },
+      { ...base, measure: `samples/s: ${samples} samples of the real-corpus extract (${input.files} files)`, unit: 'samples/s', note: `${shardNote}; tar: ${round(input.files / Math.min(...runs.tar.map((r) => r.seconds)))} files/s at best; the extract layout holds ${round((input.files / samples) * 1000)} files per 1,000 samples` },
       { ours: samples, peer: samples },
       runs.ours,
       runs.tar,

@@ -77,9 +77,11 @@ export async function* outcomesInOrder<T>(
   const window = Math.max(options.window, options.concurrency, 1);
   const queue: Promise<T>[] = [];
   let finished = false;
+  let stopped = false;
   try {
     for await (const ref of refs) {
-      const p = limit(() => produce(ref));
+      // Once stopped, a producer still waiting for its turn settles at once instead of running.
+      const p = limit(() => (stopped ? Promise.reject(new Error('stopped before its turn')) : produce(ref)));
       // Rejections are met when the outcome's turn comes; this keeps Node from flagging them early.
       p.catch(() => {});
       queue.push(p);
@@ -89,7 +91,7 @@ export async function* outcomesInOrder<T>(
     finished = true;
   } finally {
     if (!finished) {
-      limit.clearQueue();
+      stopped = true;
       options.stop();
       await Promise.allSettled(queue);
     }

@@ -137,7 +137,8 @@ export async function runLoad(
 
   const { value: extractManifest, sha256: extractSha256 } = await readManifest(extract.manifest, ExtractManifest, {
     missing: 'run biomedica extract first (an unfinished extract has no manifest yet: rerun it to finish)',
-    invalid: 'rerun biomedica extract, with this version of biomedica',
+    // Extract redoes every unit whose marker has another version (v4 kept one file per image, v5 one images.tar per unit).
+    invalid: `rerun biomedica extract --out ${outDir} with the same source, with this version of biomedica: it redoes the units an older version wrote; then load again`,
   });
   const transformSha256 = await sha256IfExists(transformPaths(outDir).manifest);
   if (options.subset && transformSha256 === '') {
