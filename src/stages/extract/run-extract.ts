@@ -23,6 +23,7 @@ import {
   unitStatsOf,
   writeUnitRecords,
   extractPaths,
+  extractUnitKey,
   type Selection,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
@@ -31,6 +32,7 @@ import { cleanupAfter, onOutput } from '../../storage/faults.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from '../../manifest/records.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { lockDirOf } from '../../pipeline/lock.js';
+import { runsDirOf } from '../../pipeline/run-record.js';
 import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type Outputs, type Step, type UnitCounts, type WorkUnit } from '../../pipeline/runner.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
 import type { RateStats } from '../../transport/rate.js';
@@ -137,7 +139,7 @@ export async function runExtract(
 
   const units: ExtractUnit[] = plan.units.map((u) => ({
     id: u.id,
-    key: sha256(stableStringify({ plan: u.sha256, options: optionsSha256 })),
+    key: extractUnitKey(u.sha256, optionsSha256),
     weight: u.articles,
     planSha256: u.sha256,
   }));
@@ -153,6 +155,7 @@ export async function runExtract(
       worker,
       check: options.check,
       label: 'extract',
+      recordDir: runsDirOf(options.outDir),
       // The manifest describes the units: it goes before the first one changes, and comes back when all are done.
       // Forgetting the finalize lets the next worker that sees every unit done write it, even for the same content.
       beforeChange: async () => {
