@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ManifestError, UsageError } from '../errors.js';
 import { ExtractManifest, EXTRACT_STEP, EXTRACT_VERSION, ExtractUnitResult, Plan, extractPaths, extractUnitKey } from '../manifest/extract-manifest.js';
-import { LOAD_SHARD_STEP, LOAD_VERSION, LoadManifest, LoadPlanFile, ShardStats, loadPaths } from '../manifest/load-manifest.js';
+import { LICENSE_GROUPS, LOAD_SHARD_STEP, LOAD_VERSION, LoadManifest, LoadPlanFile, ShardStats, loadPaths } from '../manifest/load-manifest.js';
 import { TRANSFORM_STEPS, TRANSFORM_STEP_VERSION, TransformManifest, transformPaths } from '../manifest/transform-records.js';
 import { PUBMED_VERSION, PubmedUnitResult, pubmedPaths, pubmedUnit } from '../enrich/records.js';
 import { readRunLocks, type LockSeen } from '../pipeline/lock.js';
@@ -401,7 +401,10 @@ async function loadStatus(ctx: Ctx, extractComplete: boolean): Promise<StageStat
   if (!shared) {
     const started = (await exists(paths.root)) || lastRunOf(ctx, LOAD_SHARD_STEP) !== null;
     const state = started ? 'in-progress' : extractComplete ? 'not-started' : 'waiting';
-    return { stage: 'load', state, steps: [], failures: [], note: started ? 'no shared plan on disk (planning, or a plan removed after a stop)' : '' };
+    // A plain load that stopped removes its staging: the shards' total is known again once it plans.
+    const markers = started ? await countShardMarkers(paths.root) : 0;
+    const note = started ? `no shared plan on disk (planning, or removed by a load that stopped): ${markers} shard marker(s) on disk, the total is known once load plans again` : '';
+    return { stage: 'load', state, steps: [], failures: [], note };
   }
   const givenUp = failedByLastRun(ctx, LOAD_SHARD_STEP);
   const units: UnitRef[] = shared.file.plan.groups.flatMap((g) =>
@@ -412,6 +415,18 @@ async function loadStatus(ctx: Ctx, extractComplete: boolean): Promise<StageStat
   if (!staging.includes('/') && !staging.includes('\\') && !staging.startsWith('.')) await failures.add(join(shared.dir, staging));
   const steps = [stepStatus(ctx, LOAD_SHARD_STEP, 'samples', t, true)];
   return { stage: 'load', state: 'in-progress', steps, failures: failures.list(), note: '' };
+}
+
+async function countShardMarkers(datasetDir: string): Promise<number> {
+  let n = 0;
+  for (const group of LICENSE_GROUPS) {
+    try {
+      n += (await readdir(loadPaths(datasetDir).statsDir(group))).filter((f) => /^\d{6}\.json$/.test(f)).length;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw storageFault(error) ?? error;
+    }
+  }
+  return n;
 }
 
 /** The shared plan of the last load (several: the newest plan.json), or none. */
