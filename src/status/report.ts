@@ -118,7 +118,9 @@ function rate(n: number): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
+  // Counts line up on the right, words on the left.
+  const numeric = (cell: string) => /^[\d.?-]+$/.test(cell);
+  return rows.map((r) => r.map((cell, c) => (numeric(cell) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd()).join('\n');
 }
 
 function ago(iso: string, now: number): string {
