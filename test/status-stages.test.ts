@@ -1,18 +1,21 @@
 /**
  * Status past extract, in process: load split over two workers (one done: half the shards),
- * finished by the other; a load interrupted mid-way; transform part way through its steps; and a
- * marker of another step version counted as stale. Extract here is the records fixture (a
+ * finished by the other (and `--units` naming the shards left); a load interrupted mid-way;
+ * transform part way through its steps; enrichment with a unit given up on transient failures; and
+ * a marker of another step version counted as stale. Extract here is the records fixture (a
  * manifest and markers, no plan).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import { InterruptedError } from '../src/errors.js';
 import { noProgress, type Progress } from '../src/log/progress.js';
-import { EXTRACT_STEP, extractPaths } from '../src/manifest/extract-manifest.js';
+import { EXTRACT_STEP, extractPaths, type ExtractManifest } from '../src/manifest/extract-manifest.js';
+import { pubmedStep, pubmedUnit } from '../src/enrich/records.js';
+import { LoadManifest } from '../src/manifest/load-manifest.js';
 import { TRANSFORM_STEP_VERSION, transformPaths } from '../src/manifest/transform-records.js';
 import { testContext } from '../src/pipeline/context.js';
 import { readRunRecords, runsDirOf } from '../src/pipeline/run-record.js';
@@ -65,9 +68,18 @@ describe('status past extract', () => {
     assert.equal(step.lastRun?.state, 'finished');
     assert.ok(step.etaSeconds !== null && step.etaSeconds > 0);
     assert.match(formatStatus(mid), /load\.shard +in-progress/);
+    assert.equal(step.notDone, undefined, 'units are listed only when asked');
+    // --units: the shards left are worker 1's, ordinals 1, 3, 5… over the groups in order.
+    const listed = stage(StatusReport.parse(await readStatus({ outDir: fx.outDir, datasetDir: d, listUnits: true })), 'load')!.steps[0]!;
+    assert.equal(listed.notDone!.length, step.units.pending);
+    assert.ok(listed.notDone!.every((u) => u.state === 'pending' && /^(commercial|noncommercial|other)\/\d{6}\.tar$/.test(u.unit)));
+    assert.match(formatStatus(StatusReport.parse(await readStatus({ outDir: fx.outDir, datasetDir: d, listUnits: true }))), /load\.shard: not done: \w+\/\d{6}\.tar/);
 
     const second = await runLoad(opts(d, { worker: { index: 1, count: 2 } }), testContext());
     assert.notEqual(second.manifest, '');
+    const manifest = LoadManifest.parse(JSON.parse(await readFile(second.manifest, 'utf8')));
+    const all = manifest.groups.flatMap((g) => g.shards.map((x) => x.shard));
+    assert.deepEqual(listed.notDone!.map((u) => u.unit), all.filter((_, i) => i % 2 === 1));
     const end = await statusOf(d);
     assert.equal(stage(end, 'load')!.state, 'complete');
     assert.equal(stage(end, 'load')!.steps[0]!.units.done, step.units.total);
@@ -113,6 +125,23 @@ describe('status past extract', () => {
     assert.equal(steps['transform.embed']!.lastRun, null);
     assert.equal(steps['transform.embed']!.etaSeconds, null, 'no run recorded: ETA unknown');
     assert.match(formatStatus(report), /transform\.embed .* unknown +unknown$/m);
+  });
+
+  test('enrich when present: a unit done, a unit given up with transient failures (retryable, with the hint)', async () => {
+    assert.equal(stage(await statusOf(), 'enrich'), undefined, 'no enrichment on disk: not reported');
+    const [u0, u1] = fx.manifest.units as [ExtractManifest['units'][number], ExtractManifest['units'][number]];
+    const result = { records: 1, withPmid: 1, found: 1, withMesh: 0, sha256: 'a'.repeat(64) };
+    await writeMarker(pubmedStep(fx.outDir), pubmedUnit(u0.id, u0.files['articles.jsonl']!), { result });
+    const failures = [1, 2].map((k) => ({ unit: u1.id, item: `PMC${k}`, step: 'enrich', code: 'EFETCH_FAILED', message: '503', transient: true }));
+    await writeFileAtomic(extractPaths(fx.outDir).unitFile(u1.id, 'pubmed.failures.jsonl'), toJsonl(failures));
+    const report = await statusOf();
+    const enrich = stage(report, 'enrich')!;
+    assert.equal(enrich.state, 'in-progress');
+    assert.deepEqual(enrich.steps[0]!.units, { total: fx.units.length, done: 1, failed: 1, pending: fx.units.length - 2, stale: 0 });
+    assert.equal(enrich.steps[0]!.keysChecked, true);
+    assert.deepEqual(enrich.failures, [{ code: 'EFETCH_FAILED', transient: 2, content: 0 }]);
+    assert.equal(report.retryable, 2);
+    assert.deepEqual(report.hints, [`2 item failure(s) are transient: retry them with biomedica retry-failed ${fx.outDir}`]);
   });
 
   test('an extract marker of another step version is stale, and its unit pending', async () => {

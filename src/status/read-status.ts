@@ -34,6 +34,8 @@ export interface StatusOptions {
   /** A lock whose heartbeat is older than this (or whose pid is gone on this host) is stale (default: the lock's own). */
   staleMs?: number;
   now?: () => Date;
+  /** List every unit that is not done, per step (`status --units`). */
+  listUnits?: boolean;
 }
 
 /** Markers read at once: enough to hide latency on a network file system, few enough to bound memory. */
@@ -45,7 +47,7 @@ export async function readStatus(options: StatusOptions): Promise<StatusReport> 
   await checkRunFolder(outDir, datasetDir);
   const locks = await readRunLocks(outDir, options.staleMs);
   const records = await readRunRecords(runsDirOf(outDir));
-  const ctx: Ctx = { outDir, datasetDir, locks, records, now: (options.now ?? (() => new Date()))() };
+  const ctx: Ctx = { outDir, datasetDir, locks, records, now: (options.now ?? (() => new Date()))(), listUnits: options.listUnits ?? false };
 
   const extract = await extractStatus(ctx);
   const extractManifest = await readValid(extractPaths(outDir).manifest, ExtractManifest);
@@ -83,6 +85,7 @@ interface Ctx {
   locks: LockSeen[];
   records: RunRecord[];
   now: Date;
+  listUnits: boolean;
 }
 
 async function checkRunFolder(outDir: string, datasetDir: string): Promise<void> {
@@ -128,7 +131,11 @@ interface Tally {
   weightDone: number;
   /** Weight of units not done (pending and failed): what is left to do. */
   weightLeft: number;
+  /** With `listUnits`: every unit not done, in unit order. */
+  notDone?: NotDone[];
 }
+
+type NotDone = NonNullable<StepStatus['notDone']>[number];
 
 type UnitState<R> = { state: 'done'; result: R } | { state: 'absent' } | { state: 'stale' };
 
@@ -153,25 +160,35 @@ async function tallyUnits<R>(
   units: readonly UnitRef[],
   onDone: (unit: UnitRef, result: R) => Promise<void> | void,
   failed: (unit: UnitRef) => Promise<boolean> | boolean,
+  listUnits: boolean,
 ): Promise<Tally> {
-  const t: Tally = { total: units.length, done: 0, failed: 0, stale: 0, weightTotal: 0, weightDone: 0, weightLeft: 0 };
+  const t: Tally = { total: units.length, done: 0, failed: 0, stale: 0, weightTotal: 0, weightDone: 0, weightLeft: 0, ...(listUnits ? { notDone: [] } : {}) };
   for (let i = 0; i < units.length; i += MARKERS_IN_FLIGHT) {
     const batch = units.slice(i, i + MARKERS_IN_FLIGHT);
-    await Promise.all(
-      batch.map(async (unit) => {
+    const states = await Promise.all(
+      batch.map(async (unit): Promise<NotDone['state'] | 'done'> => {
         const found = await readUnitMarker(step, unit);
-        t.weightTotal += unit.weight;
         if (found.state === 'done') {
-          t.done++;
-          t.weightDone += unit.weight;
           await onDone(unit, found.result);
-          return;
+          return 'done';
         }
-        t.weightLeft += unit.weight;
-        if (await failed(unit)) t.failed++;
-        else if (found.state === 'stale') t.stale++;
+        if (await failed(unit)) return 'failed';
+        return found.state === 'stale' ? 'stale' : 'pending';
       }),
     );
+    for (const [k, state] of states.entries()) {
+      const unit = batch[k]!;
+      t.weightTotal += unit.weight;
+      if (state === 'done') {
+        t.done++;
+        t.weightDone += unit.weight;
+        continue;
+      }
+      t.weightLeft += unit.weight;
+      if (state === 'failed') t.failed++;
+      if (state === 'stale') t.stale++;
+      t.notDone?.push({ unit: unit.id, state });
+    }
   }
   return t;
 }
@@ -264,6 +281,7 @@ function stepStatus(ctx: Ctx, step: string, itemName: string, t: Tally, keysChec
     keysChecked,
     lastRun,
     etaSeconds,
+    ...(t.notDone ? { notDone: t.notDone } : {}),
   };
 }
 
@@ -302,6 +320,7 @@ async function extractStatus(ctx: Ctx): Promise<StageStatus> {
       if (result.stats.failures > 0) await failures.add(paths.unitFile(unit.id, 'failures.jsonl'));
     },
     (unit) => givenUp.has(unit.id),
+    ctx.listUnits,
   );
   const keysChecked = plan !== undefined && manifest !== undefined;
   const steps = [stepStatus(ctx, EXTRACT_STEP, 'articles', t, keysChecked)];
@@ -338,6 +357,7 @@ async function enrichStatus(ctx: Ctx, manifest: ExtractManifest): Promise<StageS
       await failures.add(file);
       return true;
     },
+    ctx.listUnits,
   );
   const complete = await exists(paths.manifest);
   if (!complete && t.done === 0 && t.stale === 0 && failedFiles === 0 && lastRunOf(ctx, 'enrich.pubmed') === null) return undefined;
@@ -368,6 +388,7 @@ async function transformStatus(ctx: Ctx, extract: ExtractManifest | undefined): 
         if (name === 'embed' && (result as z.infer<typeof EmbedResultView>).failed > 0) await failures.add(paths.failures(unit.id));
       },
       (unit) => givenUp.has(unit.id),
+      ctx.listUnits,
     );
     steps.push(stepStatus(ctx, step, 'images', t, false));
     if (name === 'embed') {
@@ -410,7 +431,7 @@ async function loadStatus(ctx: Ctx, extractComplete: boolean): Promise<StageStat
   const units: UnitRef[] = shared.file.plan.groups.flatMap((g) =>
     g.shards.map((s) => ({ id: paths.shardRel(g.group, s.n), key: s.inputSha256, weight: s.samples, markerPath: paths.shardStats(g.group, s.n) })),
   );
-  const t = await tallyUnits({ name: LOAD_SHARD_STEP, version: LOAD_VERSION, result: ShardStats }, units, () => {}, (u) => givenUp.has(u.id));
+  const t = await tallyUnits({ name: LOAD_SHARD_STEP, version: LOAD_VERSION, result: ShardStats }, units, () => {}, (u) => givenUp.has(u.id), ctx.listUnits);
   const staging = shared.file.plan.failuresStaging;
   if (!staging.includes('/') && !staging.includes('\\') && !staging.startsWith('.')) await failures.add(join(shared.dir, staging));
   const steps = [stepStatus(ctx, LOAD_SHARD_STEP, 'samples', t, true)];

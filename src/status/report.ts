@@ -48,6 +48,8 @@ export const StepStatus = z.object({
     .nullable(),
   /** Seconds to do the pending and failed items at the last run's rate; null: unknown (no rate). */
   etaSeconds: z.number().min(0).nullable(),
+  /** With `--units` only: every unit not done, in unit order ('u000003', 'commercial/000002.tar'). */
+  notDone: z.array(z.object({ unit: z.string(), state: z.enum(['pending', 'stale', 'failed']) })).optional(),
 });
 export type StepStatus = z.infer<typeof StepStatus>;
 
@@ -103,6 +105,9 @@ export const StatusReport = z.object({
   hints: z.array(z.string()),
 });
 export type StatusReport = z.infer<typeof StatusReport>;
+
+/** Units listed per step in the table (`--units`); --json has them all. */
+const UNITS_SHOWN = 50;
 
 export function formatDuration(seconds: number): string {
   if (seconds < 1) return '0 s';
@@ -167,6 +172,12 @@ export function formatStatus(report: StatusReport): string {
     }
   }
   lines.push(table(rows));
+  const listed = report.stages.flatMap((s) => s.steps).filter((step) => step.notDone && step.notDone.length > 0);
+  for (const step of listed) {
+    const shown = step.notDone!.slice(0, UNITS_SHOWN).map((u) => (u.state === 'pending' ? u.unit : `${u.unit} (${u.state})`));
+    const more = step.notDone!.length - shown.length;
+    lines.push('', `${step.step}: not done: ${shown.join(', ')}${more > 0 ? `, and ${more} more (--json lists them all)` : ''}`);
+  }
   const notes = report.stages.filter((s) => s.note !== '').map((s) => `${s.stage}: ${s.note}`);
   if (notes.length > 0) lines.push('', ...notes);
 
