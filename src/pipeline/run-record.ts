@@ -72,7 +72,7 @@ export function runRecordPath(dir: string, step: string, worker: WorkerShare | u
   return join(dir, worker ? `${step}.worker-${worker.index}-of-${worker.count}.json` : `${step}.json`);
 }
 
-/** Keeps one run's record and writes it now and then; the runner calls `changed` as units end. */
+/** Keeps one run's record and writes it now and then, as the runner reports units and progress. */
 export class RunRecorder {
   readonly record: RunRecord;
   private readonly path: string;
@@ -107,13 +107,32 @@ export class RunRecorder {
     this.write();
   }
 
+  /** Progress within (or the rest of) a unit this run does. */
+  worked(weight: number): void {
+    this.record.weight.done += weight;
+    this.changed();
+  }
+
+  /** A unit found done. */
+  skipped(weight: number): void {
+    this.record.units.skipped++;
+    this.record.weight.skipped += weight;
+    this.changed();
+  }
+
+  written(): void {
+    this.record.units.written++;
+    this.changed();
+  }
+
   unitFailed(unit: string, code: string): void {
     this.record.units.failed++;
     if (this.record.unitFailures.length < MAX_RECORDED_UNIT_FAILURES) this.record.unitFailures.push({ unit, code });
+    this.changed();
   }
 
   /** Something changed: written if the last write is older than `everyMs`. */
-  changed(): void {
+  private changed(): void {
     if (Date.now() - this.lastWrite >= this.everyMs) this.write();
   }
 

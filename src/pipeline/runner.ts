@@ -364,7 +364,6 @@ export async function runUnits<U extends WorkUnit, R>(
       const unit = mine[next++]!;
       const weight = unit.weight ?? 1;
       let ticked = 0;
-      let skipping = false;
       const io: UnitIO = {
         signal: stop.signal,
         log: ctx.log,
@@ -373,10 +372,7 @@ export async function runUnits<U extends WorkUnit, R>(
           if (t <= 0) return;
           ticked += t;
           ctx.progress.tick(t);
-          if (recorder && !skipping) {
-            recorder.record.weight.done += t;
-            recorder.changed();
-          }
+          recorder?.worked(t);
         },
       };
       let found: MarkerState<R> | undefined;
@@ -387,12 +383,9 @@ export async function runUnits<U extends WorkUnit, R>(
           markers.set(unit.id, found.marker);
           counts.skipped++;
           options.onDone?.(unit, found.marker.result, 'skipped');
-          skipping = true;
-          io.tick(weight);
-          if (recorder) {
-            recorder.record.units.skipped++;
-            recorder.record.weight.skipped += weight;
-          }
+          // Not io.tick: a skipped unit is progress, but no work for the run's rate.
+          ctx.progress.tick(weight);
+          recorder?.skipped(weight);
           tickCounters();
           continue;
         }
@@ -422,9 +415,8 @@ export async function runUnits<U extends WorkUnit, R>(
         counts.written++;
         if (found.state === 'changed') counts.repaired++;
         options.onDone?.(unit, outcome.result, 'written');
-        if (recorder) recorder.record.units.written++;
+        recorder?.written();
       }
-      recorder?.changed();
       tickCounters();
     }
   };
