@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
-import { InterruptedError } from '../src/errors.js';
+import { InterruptedError, UsageError } from '../src/errors.js';
 import { noProgress, type Progress } from '../src/log/progress.js';
 import { EXTRACT_STEP, extractPaths, type ExtractManifest } from '../src/manifest/extract-manifest.js';
 import { pubmedStep, pubmedUnit } from '../src/enrich/records.js';
@@ -84,6 +84,8 @@ describe('status past extract', () => {
     assert.equal(stage(end, 'load')!.state, 'complete');
     assert.equal(stage(end, 'load')!.steps[0]!.units.done, step.units.total);
     assert.equal(stage(end, 'load')!.steps[0]!.items.done, second.samples);
+    // Pointed at the dataset itself: a usage error whose hint names --dataset.
+    await assert.rejects(readStatus({ outDir: d }), (e: unknown) => e instanceof UsageError && e.code === 'NOT_A_RUN_FOLDER' && /--dataset/.test(e.hint ?? ''));
     // The two workers ran one after the other: the last run is worker 1's alone.
     assert.equal(stage(end, 'load')!.steps[0]!.lastRun?.workers, 1);
   });

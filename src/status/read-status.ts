@@ -100,6 +100,11 @@ async function checkRunFolder(outDir: string, datasetDir: string): Promise<void>
   if (!s.isDirectory()) throw new UsageError('NOT_A_RUN_FOLDER', `${outDir} is not a folder`, { hint });
   const markers = [join(outDir, 'extract'), join(outDir, 'transform'), runsDirOf(outDir), loadPaths(datasetDir).manifest, loadPaths(datasetDir).work];
   for (const path of markers) if (await exists(path)) return;
+  if ((await readValid(loadPaths(outDir).manifest, LoadManifest)) !== undefined) {
+    throw new UsageError('NOT_A_RUN_FOLDER', `${outDir} is a dataset folder, not a run folder`, {
+      hint: `give the run folder it was loaded from (load's --out) and name the dataset: biomedica status <run folder> --dataset ${shellArg(outDir)}`,
+    });
+  }
   throw new UsageError('NOT_A_RUN_FOLDER', `${outDir} is not a biomedica output folder: it has no extract/, transform/, .runs/ or dataset`, {
     hint: `${hint}; a dataset written elsewhere is named with --dataset`,
   });
