@@ -49,9 +49,9 @@ export async function readStatus(options: StatusOptions): Promise<StatusReport> 
   const records = await readRunRecords(runsDirOf(outDir));
   const ctx: Ctx = { outDir, datasetDir, locks, records, now: (options.now ?? (() => new Date()))(), listUnits: options.listUnits ?? false };
 
-  const extract = await extractStatus(ctx);
+  // Read once: on a full extract it is the largest file status reads.
   const extractManifest = await readValid(extractPaths(outDir).manifest, ExtractManifest);
-  const stages: StageStatus[] = [extract];
+  const stages: StageStatus[] = [await extractStatus(ctx, extractManifest)];
   const enrich = extractManifest ? await enrichStatus(ctx, extractManifest) : undefined;
   if (enrich) stages.push(enrich);
   stages.push(await transformStatus(ctx, extractManifest), await loadStatus(ctx, extractManifest !== undefined));
@@ -298,10 +298,9 @@ function stageState(complete: boolean, steps: readonly StepStatus[]): StageStatu
 // ---------------------------------------------------------------------------------------------
 // Stages
 
-async function extractStatus(ctx: Ctx): Promise<StageStatus> {
+async function extractStatus(ctx: Ctx, manifest: ExtractManifest | undefined): Promise<StageStatus> {
   const paths = extractPaths(ctx.outDir);
   const plan = await readPlan(paths.plan);
-  const manifest = await readValid(paths.manifest, ExtractManifest);
   if (!plan && !manifest) {
     return { stage: 'extract', state: 'not-started', steps: [], failures: [], note: (await exists(paths.root)) ? 'no plan yet (listing the source)' : '' };
   }
