@@ -100,16 +100,29 @@ describe('run records', () => {
     const records = join(dir, 'throttled-runs');
     const path = runRecordPath(records, 'test.rec', undefined);
     const seen = new Set<string>();
-    const onRun = async () => {
+    // The first work (u0's tick) writes it; while u1…u4 run nothing more is due.
+    const onRun = async (unit: string) => {
+      if (unit === 'u0') return;
       while (!(await exists(path))) await sleep(5);
       await sleep(20);
       seen.add(await readFile(path, 'utf8'));
     };
     await runUnits(step(root, { onRun }), units(5), { recordDir: records, recordEveryMs: 60_000 }, testContext());
-    // Only the start was on disk while the units ran.
     assert.equal(seen.size, 1);
-    assert.equal(RunRecord.parse(JSON.parse([...seen][0]!)).units.written, 0);
+    const first = RunRecord.parse(JSON.parse([...seen][0]!));
+    assert.deepEqual([first.state, first.units.written, first.weight.done], ['running', 0, 4]);
     assert.equal((await read(path)).units.written, 5);
+  });
+
+  test('a run that only finds its units done writes nothing: the record of the run that did the work stays', async () => {
+    const root = join(dir, 'noop');
+    const records = join(dir, 'noop-runs');
+    const path = runRecordPath(records, 'test.rec', undefined);
+    await runUnits(step(root), units(3), { recordDir: records }, testContext());
+    const worked = await readFile(path, 'utf8');
+    await runUnits(step(root), units(3), { recordDir: records }, testContext());
+    assert.equal(await readFile(path, 'utf8'), worked);
+    assert.equal((await read(path)).units.written, 3);
   });
 
   test('a record that cannot be written is logged and the run goes on', async () => {

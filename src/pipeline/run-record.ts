@@ -7,8 +7,10 @@
  *   <out>/.runs/<step>.worker-<i>-of-<n>.json    worker i of n (one file per worker: workers on a
  *                                                shared folder never write the same file)
  *
- * Written atomically at the start, then at most every `everyMs` as units end, and at the end
- * (state finished or stopped). It lives beside `.locks/`, outside every stage's outputs, so it
+ * Written atomically once the run does work (its first unit redone, or one failing), then at most
+ * every `everyMs` as it goes, and at the end (state finished or stopped). A run that only finds its
+ * units done writes nothing: a plain rerun of a finished command would otherwise replace the
+ * record of the run that did the work, and with it the only rate status knows. It lives beside `.locks/`, outside every stage's outputs, so it
  * changes none of the bytes reruns are compared on. Writing it is best effort: a record that
  * cannot be written (disk full) is logged and the run goes on; its own writes report the disk.
  */
@@ -77,6 +79,8 @@ export class RunRecorder {
   readonly record: RunRecord;
   private readonly path: string;
   private lastWrite = 0;
+  /** The run has done work: from now on it has a record. */
+  private working = false;
   private writing: Promise<void> = Promise.resolve();
   private warned = false;
 
@@ -104,12 +108,12 @@ export class RunRecorder {
       weight: { mine: mine.weight, done: 0, skipped: 0 },
       unitFailures: [],
     };
-    this.write();
   }
 
   /** Progress within (or the rest of) a unit this run does. */
   worked(weight: number): void {
     this.record.weight.done += weight;
+    this.working = true;
     this.changed();
   }
 
@@ -128,18 +132,19 @@ export class RunRecorder {
   unitFailed(unit: string, code: string): void {
     this.record.units.failed++;
     if (this.record.unitFailures.length < MAX_RECORDED_UNIT_FAILURES) this.record.unitFailures.push({ unit, code });
+    this.working = true;
     this.changed();
   }
 
   /** Something changed: written if the last write is older than `everyMs`. */
   private changed(): void {
-    if (Date.now() - this.lastWrite >= this.everyMs) this.write();
+    if (this.working && Date.now() - this.lastWrite >= this.everyMs) this.write();
   }
 
   /** The last write; waits for it (and any before it). */
   async finish(state: 'finished' | 'stopped'): Promise<void> {
     this.record.state = state;
-    this.write();
+    if (this.working) this.write();
     await this.writing;
   }
 
