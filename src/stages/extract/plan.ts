@@ -6,7 +6,6 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../../errors.js';
 import { Plan, extractPaths, unitId } from '../../manifest/extract-manifest.js';
 import { ensureDir, readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../storage/files.js';
