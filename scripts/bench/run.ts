@@ -15,6 +15,7 @@ const benches: Record<string, string[]> = {
   annotate: ['annotate.ts'],
   cluster: ['cluster.ts'],
   embed: ['embed.ts'],
+  status: ['status.ts'],
   // Not in the default set (it runs the others' work again, beside the peers): `npm run bench -- compare`.
   compare: ['compare.ts'],
 };

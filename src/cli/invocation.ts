@@ -21,7 +21,7 @@ export interface InvocationProbe {
   packageRoot: string;
 }
 
-const COMMANDS = ['extract', 'enrich', 'transform', 'load', 'run', 'verify', 'query', 'parse'];
+const COMMANDS = ['extract', 'enrich', 'transform', 'load', 'run', 'verify', 'status', 'retry-failed', 'query', 'parse'];
 
 export function processProbe(): InvocationProbe {
   return {

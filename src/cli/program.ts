@@ -12,6 +12,7 @@ import { queryCommand } from './commands/query.js';
 import { transformCommand } from './commands/transform.js';
 import { embedCommand } from './commands/embed.js';
 import { annotateCommand } from './commands/annotate.js';
+import { statusCommand } from './commands/status.js';
 
 export interface ProgramDeps {
   signal: AbortSignal;
@@ -31,6 +32,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     .addCommand(runCommand(deps))
     .addCommand(retryFailedCommand(deps))
     .addCommand(verifyCommand(deps))
+    .addCommand(statusCommand(deps))
     .addCommand(queryCommand(deps))
     .addCommand(annotateCommand(deps))
     .addCommand(parseCommand())

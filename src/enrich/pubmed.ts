@@ -17,6 +17,7 @@ import { ExtractManifest, extractPaths } from '../manifest/extract-manifest.js';
 import { readManifest } from '../manifest/read.js';
 import type { ArticleRecord, FailureRecord } from '../manifest/records.js';
 import type { StageContext } from '../pipeline/context.js';
+import { runsDirOf } from '../pipeline/run-record.js';
 import { runUnits, type Step } from '../pipeline/runner.js';
 import { stage, type PipelineStage } from '../pipeline/stages.js';
 import { readJsonl, sha256, toJsonl, writeFileAtomic, writeJsonIfChanged } from '../storage/files.js';
@@ -228,7 +229,7 @@ export async function runEnrich(
     report = await runUnits(
       enrichStep(options.outDir, lookup),
       manifest.units.map((u) => pubmedUnit(u.id, u.files['articles.jsonl'] ?? '')),
-      { concurrency: options.concurrency, label: 'pubmed', beforeChange: () => rm(paths.manifest, { force: true }) },
+      { concurrency: options.concurrency, label: 'pubmed', beforeChange: () => rm(paths.manifest, { force: true }), recordDir: runsDirOf(options.outDir) },
       ctx,
     );
   } finally {

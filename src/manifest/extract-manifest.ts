@@ -20,7 +20,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { sha256, toJsonl, writeFileAtomic } from '../storage/files.js';
+import { sha256, stableStringify, toJsonl, writeFileAtomic } from '../storage/files.js';
 import type { ArticleRecord, FailureRecord, FigureRecord } from './records.js';
 
 export const EXTRACT_SCHEMA = 'biomedica.extract';
@@ -49,6 +49,24 @@ export const UnitStats = z.object({
   failuresByCode: z.record(z.string(), z.number().int()),
 });
 export type UnitStats = z.infer<typeof UnitStats>;
+
+/** plan/plan.json: which articles make up which unit, fixed before any work starts (src/stages/extract/plan.ts). */
+export const Plan = z.object({
+  schema: z.literal('biomedica.extract.plan'),
+  version: z.literal(1),
+  /** Hash of the source and filter the plan was made from; a different one is another dataset. */
+  inputSha256: z.string(),
+  source: z.object({ kind: z.string(), url: z.string(), snapshotDate: z.string() }),
+  units: z.array(z.object({ id: z.string(), articles: z.number().int(), sha256: z.string() })),
+  articles: z.number().int(),
+  skipped: z.record(z.string(), z.number().int()),
+});
+export type Plan = z.infer<typeof Plan>;
+
+/** An extract unit's key in its marker: its plan file and the options that shape its output (ExtractManifest.optionsSha256). */
+export function extractUnitKey(planSha256: string, optionsSha256: string): string {
+  return sha256(stableStringify({ plan: planSha256, options: optionsSha256 }));
+}
 
 /** The step name in extract units' markers. */
 export const EXTRACT_STEP = 'extract';

@@ -307,6 +307,29 @@ export const LoadManifest = z.object({
 });
 export type LoadManifest = z.infer<typeof LoadManifest>;
 
+/**
+ * `.work/plan-<key>/plan.json`, the plan every worker of a load shares (src/stages/load/run-load.ts
+ * writes it last in its folder), as far as a reader outside load needs it (`status`): the shards per
+ * group and each shard's key. Load keeps the rest of the plan's shape to itself (passthrough).
+ */
+export const LOAD_PLAN_SCHEMA = 'biomedica.load.plan';
+export const LOAD_PLAN_VERSION = 1;
+export const LoadPlanFile = z.object({
+  schema: z.literal(LOAD_PLAN_SCHEMA),
+  version: z.literal(LOAD_PLAN_VERSION),
+  key: z.string(),
+  plan: z
+    .object({
+      groups: z.array(
+        z.object({ group: LicenseGroupSchema, shards: z.array(z.object({ n: int, samples: int, inputSha256: z.string() }).passthrough()) }).passthrough(),
+      ),
+      /** The staging file of the samples load left out (FailureRecord per line), relative to the plan's folder. */
+      failuresStaging: z.string(),
+    })
+    .passthrough(),
+});
+export type LoadPlanFile = z.infer<typeof LoadPlanFile>;
+
 /** What to do when a dataset's manifest is missing or damaged: the same words for verify, query and load. */
 export const DATASET_MANIFEST_HINTS = {
   missing: 'point at a dataset folder made by biomedica load (an unfinished load has no manifest yet: rerun the load to finish it)',

@@ -37,6 +37,11 @@ export const TransformLabel = z.object({
 });
 export type TransformLabel = z.infer<typeof TransformLabel>;
 
+/** The per-unit steps in transform's markers ('transform.embed'…, markers/<step>/<unit>.json) and their version. */
+export const TRANSFORM_STEPS = ['embed', 'assign', 'label'] as const;
+export type TransformStepName = (typeof TRANSFORM_STEPS)[number];
+export const TRANSFORM_STEP_VERSION = 1;
+
 export const TRANSFORM_SCHEMA = 'biomedica.transform';
 /** v1: embed → fit → assign → label, float32 embeddings, labels per embedded image. */
 export const TRANSFORM_VERSION = 1;

@@ -130,6 +130,31 @@ export async function withRunLock<T>(options: RunLockOptions, fn: (lock: RunLock
   }
 }
 
+export interface LockSeen {
+  /** The lock file's name in the lock folder ('run.lock', 'worker-0-of-2.lock'). */
+  name: string;
+  /** undefined: the file does not parse (being written by an older version, or damaged). */
+  info: LockInfo | undefined;
+  /** Its owner runs now: a live pid on this host, or a heartbeat younger than `staleMs` elsewhere. */
+  live: boolean;
+}
+
+/**
+ * The run and worker locks of a folder as they are, for a reader (`biomedica status`): never
+ * takes, moves or removes one, so it works beside a run that holds them and on a read-only copy.
+ */
+export async function readRunLocks(outDir: string, staleMs = DEFAULT_STALE_MS): Promise<LockSeen[]> {
+  const dir = lockDirOf(outDir);
+  const seen: LockSeen[] = [];
+  for (const name of (await listLocks(dir)).sort()) {
+    if (name !== RUN_LOCK && !WORKER_LOCK.test(name)) continue;
+    const info = await readLock(join(dir, name));
+    if (info === 'gone') continue;
+    seen.push({ name, info, live: info !== undefined && !isStale(info, staleMs) });
+  }
+  return seen;
+}
+
 async function take(path: string, info: LockInfo, options: RunLockOptions, staleMs: number): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     if (await createExclusive(path, jsonText(info))) return;

@@ -62,6 +62,7 @@ import type { Logger } from '../log/logger.js';
 import { outputFault, storageFault } from '../storage/faults.js';
 import { ensureDir, jsonText, sha256, sha256File, stableStringify, writeFileAtomic } from '../storage/files.js';
 import type { StageContext } from './context.js';
+import { RunRecorder } from './run-record.js';
 
 // ---------------------------------------------------------------------------------------------
 // Worker split
@@ -174,16 +175,15 @@ function safeRelative(rel: string): boolean {
   return !normalize(rel).split(sep).includes('..');
 }
 
-/** Reads a unit's marker and checks it against the unit and (per `check`) its outputs. */
-export async function readMarker<U extends WorkUnit, R>(step: StepIdentity<U, R>, unit: U, check: CheckMode = 'fast'): Promise<MarkerState<R>> {
-  const path = step.markerPath(unit);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
-    throw storageFault(error) ?? error;
-  }
+/**
+ * A marker's own checks, from its text: schema, step and version, unit, key (any key when the
+ * reader cannot know it: `key` undefined), result schema, output paths. Outputs are not looked at.
+ */
+export function parseMarker<R>(
+  step: Pick<StepIdentity<WorkUnit, R>, 'name' | 'version' | 'result'>,
+  unit: { id: string; key?: string | undefined },
+  text: string,
+): { state: 'done'; marker: UnitMarker<R> } | { state: 'stale'; why: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -195,18 +195,32 @@ export async function readMarker<U extends WorkUnit, R>(step: StepIdentity<U, R>
   const m = envelope.data;
   if (m.step !== step.name || m.stepVersion !== step.version) return { state: 'stale', why: `marker of ${m.step} v${m.stepVersion}` };
   if (m.unit !== unit.id) return { state: 'stale', why: `marker names unit ${m.unit}` };
-  if (m.key !== unit.key) return { state: 'stale', why: 'inputs or options changed' };
+  if (unit.key !== undefined && m.key !== unit.key) return { state: 'stale', why: 'inputs or options changed' };
   const result = step.result.safeParse(m.result);
   if (!result.success) return { state: 'stale', why: 'marker result does not match its schema' };
   if (!Object.keys(m.outputs).every(safeRelative)) return { state: 'stale', why: 'marker names an output outside its folder' };
-  const marker: UnitMarker<R> = { ...m, schema: MARKER_SCHEMA, version: MARKER_VERSION, result: result.data };
-  if (check === 'marker') return { state: 'done', marker };
+  return { state: 'done', marker: { ...m, schema: MARKER_SCHEMA, version: MARKER_VERSION, result: result.data } };
+}
+
+/** Reads a unit's marker and checks it against the unit and (per `check`) its outputs. */
+export async function readMarker<U extends WorkUnit, R>(step: StepIdentity<U, R>, unit: U, check: CheckMode = 'fast'): Promise<MarkerState<R>> {
+  const path = step.markerPath(unit);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'absent' };
+    throw storageFault(error) ?? error;
+  }
+  const parsed = parseMarker(step, unit, text);
+  if (parsed.state !== 'done' || check === 'marker') return parsed;
+  const { marker } = parsed;
 
   const root = step.outputRoot(unit);
   const markerMtime = (await stat(path)).mtimeMs;
   const limit = pLimit(OUTPUT_CHECKS_IN_FLIGHT);
   const problems = await Promise.all(
-    Object.entries(m.outputs).map(([rel, expected]) =>
+    Object.entries(marker.outputs).map(([rel, expected]) =>
       limit(async (): Promise<string | undefined> => {
         const file = join(root, rel);
         let s;
@@ -280,6 +294,13 @@ export interface RunUnitsOptions<U extends WorkUnit = WorkUnit, R = unknown> {
   counters?: (tally: UnitCounts) => Record<string, number>;
   /** Called for each unit of this process found done or done now, in completion order (running totals). */
   onDone?: (unit: U, result: R, how: 'written' | 'skipped') => void;
+  /**
+   * Folder for this run's record (src/pipeline/run-record.ts: counts, start, last update), which
+   * `biomedica status` reads for the rate and ETA: the run folder's `runsDirOf(outDir)`. None: no record.
+   */
+  recordDir?: string;
+  /** How often the record is rewritten while units end (default 5 s). */
+  recordEveryMs?: number;
 }
 
 export interface UnitCounts {
@@ -332,10 +353,11 @@ export async function runUnits<U extends WorkUnit, R>(
   const beforeChange = () => (changing ??= options.beforeChange?.() ?? Promise.resolve());
 
   const tickCounters = () => ctx.progress.tick(0, { ...counts, ...options.counters?.(counts) });
-  ctx.progress.start(
-    mine.reduce((a, u) => a + (u.weight ?? 1), 0),
-    options.label ?? step.name,
-  );
+  const mineWeight = mine.reduce((a, u) => a + (u.weight ?? 1), 0);
+  ctx.progress.start(mineWeight, options.label ?? step.name);
+  const recorder = options.recordDir
+    ? new RunRecorder(options.recordDir, step.name, options.worker, { units: mine.length, weight: mineWeight }, ctx.log, options.recordEveryMs)
+    : undefined;
   let next = 0;
   const lane = async () => {
     while (next < mine.length && !stop.signal.aborted) {
@@ -350,6 +372,7 @@ export async function runUnits<U extends WorkUnit, R>(
           if (t <= 0) return;
           ticked += t;
           ctx.progress.tick(t);
+          recorder?.worked(t);
         },
       };
       let found: MarkerState<R> | undefined;
@@ -360,7 +383,9 @@ export async function runUnits<U extends WorkUnit, R>(
           markers.set(unit.id, found.marker);
           counts.skipped++;
           options.onDone?.(unit, found.marker.result, 'skipped');
-          io.tick(weight);
+          // Not io.tick: a skipped unit is progress, but no work for the run's rate.
+          ctx.progress.tick(weight);
+          recorder?.skipped(weight);
           tickCounters();
           continue;
         }
@@ -384,11 +409,13 @@ export async function runUnits<U extends WorkUnit, R>(
       if ('failed' in outcome) {
         counts.failed++;
         failures.push({ unit: unit.id, ...outcome.failed });
+        recorder?.unitFailed(unit.id, outcome.failed.code);
         ctx.log.warn({ step: step.name, unit: unit.id, code: outcome.failed.code }, 'unit failed; it stays without a marker');
       } else {
         counts.written++;
         if (found.state === 'changed') counts.repaired++;
         options.onDone?.(unit, outcome.result, 'written');
+        recorder?.written();
       }
       tickCounters();
     }
@@ -398,6 +425,7 @@ export async function runUnits<U extends WorkUnit, R>(
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     ctx.progress.stop();
+    await recorder?.finish(firstError !== undefined || ctx.signal.aborted ? 'stopped' : 'finished');
   }
   if (firstError !== undefined) {
     ctx.log.error({ step: step.name, discarded, err: toFailure(firstError) }, 'run stopped: the units in flight got no marker');

@@ -6,26 +6,16 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { z } from 'zod';
 import { InterruptedError, ManifestError } from '../../errors.js';
-import { extractPaths, unitId } from '../../manifest/extract-manifest.js';
+import { Plan, extractPaths, unitId } from '../../manifest/extract-manifest.js';
 import { ensureDir, readJsonIfExists, readJsonl, stableStringify, writeJsonAtomic } from '../../storage/files.js';
 import type { ArticleRef, Source, SourceDescriptor, SourceFilter } from '../../sources/types.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { onOutput } from '../../storage/faults.js';
 import { createOutputStream, endStream, writeChunk } from '../../storage/streams.js';
 
-export const Plan = z.object({
-  schema: z.literal('biomedica.extract.plan'),
-  version: z.literal(1),
-  /** Hash of the source and filter the plan was made from; a different one is another dataset. */
-  inputSha256: z.string(),
-  source: z.object({ kind: z.string(), url: z.string(), snapshotDate: z.string() }),
-  units: z.array(z.object({ id: z.string(), articles: z.number().int(), sha256: z.string() })),
-  articles: z.number().int(),
-  skipped: z.record(z.string(), z.number().int()),
-});
-export type Plan = z.infer<typeof Plan>;
+// The plan's schema is a contract (status reads it too): it lives with extract's other files.
+export { Plan } from '../../manifest/extract-manifest.js';
 
 export function planInputHash(source: Source, filter: SourceFilter, unitSize: number): string {
   const filterJson = { ...filter, pmcids: filter.pmcids ? [...filter.pmcids].sort() : undefined };

@@ -20,6 +20,7 @@ import {
   addStats,
   emptyStats,
   extractPaths,
+  extractUnitKey,
   type Selection,
   type UnitStats,
 } from '../../manifest/extract-manifest.js';
@@ -27,6 +28,7 @@ import { sha256, sha256IfExists, stableStringify, writeJsonIfChanged } from '../
 import { cleanupAfter, onOutput, storageFault } from '../../storage/faults.js';
 import type { StageContext } from '../../pipeline/context.js';
 import { lockDirOf } from '../../pipeline/lock.js';
+import { runsDirOf } from '../../pipeline/run-record.js';
 import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type Step, type UnitCounts, type WorkUnit } from '../../pipeline/runner.js';
 import type { Source, SourceFilter } from '../../sources/types.js';
 import type { RateStats } from '../../transport/rate.js';
@@ -135,7 +137,7 @@ export async function runExtract(
 
   const units: ExtractUnit[] = plan.units.map((u) => ({
     id: u.id,
-    key: sha256(stableStringify({ plan: u.sha256, options: optionsSha256 })),
+    key: extractUnitKey(u.sha256, optionsSha256),
     weight: u.articles,
     planSha256: u.sha256,
   }));
@@ -151,6 +153,7 @@ export async function runExtract(
       worker,
       check: options.check,
       label: 'extract',
+      recordDir: runsDirOf(options.outDir),
       // The manifest describes the units: it goes before the first one changes, and comes back when all are done.
       // Forgetting the finalize lets the next worker that sees every unit done write it, even for the same content.
       beforeChange: async () => {

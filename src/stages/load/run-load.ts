@@ -37,7 +37,10 @@ import {
   ArticleRow,
   IndexRow,
   LICENSE_GROUPS,
+  LOAD_PLAN_SCHEMA,
+  LOAD_PLAN_VERSION,
   LOAD_SCHEMA,
+  LoadPlanFile,
   LOAD_SHARD_STEP,
   LOAD_VERSION,
   ShardStats,
@@ -50,6 +53,7 @@ import { TransformManifest, transformPaths } from '../../manifest/transform-reco
 import type { StageContext } from '../../pipeline/context.js';
 import { describeSubset, subsetSelector, SubsetSpec } from '../../annotations/subset-selector.js';
 import { lockDirOf } from '../../pipeline/lock.js';
+import { runsDirOf } from '../../pipeline/run-record.js';
 import {
   CHECK_MODES,
   WorkerShare,
@@ -214,7 +218,7 @@ export async function runLoad(
     report = await runUnits(
       { ...shardStep(datasetDir), run: (unit, io) => writeOne(unit, w, io) } as Step<ShardUnit, ShardStats>,
       units,
-      { concurrency: options.shardConcurrency, worker, check: options.check, label: 'load', beforeChange: gate.beforeChange },
+      { concurrency: options.shardConcurrency, worker, check: options.check, label: 'load', beforeChange: gate.beforeChange, recordDir: runsDirOf(outDir) },
       ctx,
     );
   } catch (error) {
@@ -358,14 +362,13 @@ class ManifestGate {
     })());
 }
 
-const SharedPlanFile = z.object({ schema: z.literal('biomedica.load.plan'), version: z.literal(1), key: z.string(), plan: z.unknown() });
 
 async function readSharedPlan(planDir: string, key: string): Promise<Plan | undefined> {
   const raw = await readJsonIfExists(join(planDir, 'plan.json')).catch((error: unknown) => {
     if (error instanceof SyntaxError) return undefined;
     throw error;
   });
-  const file = SharedPlanFile.safeParse(raw);
+  const file = LoadPlanFile.safeParse(raw);
   if (!file.success || file.data.key !== key) return undefined;
   return planFromJson(file.data.plan, planDir);
 }
@@ -384,7 +387,7 @@ async function buildSharedPlan(planDir: string, key: string, input: PlanInput): 
       });
     }
   });
-  await writeJsonAtomic(join(planDir, 'plan.json'), { schema: 'biomedica.load.plan', version: 1, key, plan: planToJson(plan, planDir) });
+  await writeJsonAtomic(join(planDir, 'plan.json'), { schema: LOAD_PLAN_SCHEMA, version: LOAD_PLAN_VERSION, key, plan: planToJson(plan, planDir) });
 }
 
 /** Per unit, the enrichment marker load would merge (its bytes' sha256, or '' without one). */

@@ -27,6 +27,7 @@ import {
   type TransformTotals,
 } from '../../manifest/transform-records.js';
 import type { StageContext } from '../../pipeline/context.js';
+import { runsDirOf } from '../../pipeline/run-record.js';
 import { CHECK_MODES, WorkerShare, finalizeOnce, forgetFinalized, runUnits, type UnitCounts } from '../../pipeline/runner.js';
 import { sha256, sha256File, writeJsonIfChanged } from '../../storage/files.js';
 import { createAssigner, type Assigner } from '../../clustering/model.js';
@@ -147,7 +148,7 @@ export async function runTransform(options: TransformOptions, ctx: StageContext)
       await forgetFinalized(options.lockDir, 'transform');
       await rm(paths.manifest, { force: true });
     })());
-  const runOptions = { worker: options.worker, check: options.check, beforeChange };
+  const runOptions = { worker: options.worker, check: options.check, beforeChange, recordDir: runsDirOf(outDir) };
 
   // 1. embed
   let session: Promise<Embedder> | undefined;

@@ -13,7 +13,7 @@ import { InterruptedError, ManifestError, type FailureInfo } from '../../errors.
 import { extractPaths } from '../../manifest/extract-manifest.js';
 import { StoredImages } from '../../manifest/image-store.js';
 import type { FailureRecord } from '../../manifest/records.js';
-import { transformPaths, type TransformLabel } from '../../manifest/transform-records.js';
+import { TRANSFORM_STEP_VERSION, transformPaths, type TransformLabel, type TransformStepName } from '../../manifest/transform-records.js';
 import type { Outputs, Step, UnitIO } from '../../pipeline/runner.js';
 import { sha256, stableStringify, toJsonl, writeFileAtomic } from '../../storage/files.js';
 import { removeStaleTemps } from '../../storage/temps.js';
@@ -83,9 +83,9 @@ function interrupted(unit: string): InterruptedError {
 }
 
 /** The identity every transform step shares: markers in transform/markers/<step>/, outputs relative to transform/. */
-function transformStep<R>(outDir: string, name: 'embed' | 'assign' | 'label', result: z.ZodType<R>, run: Step<TransformUnit, R>['run']): Step<TransformUnit, R> {
+function transformStep<R>(outDir: string, name: TransformStepName, result: z.ZodType<R>, run: Step<TransformUnit, R>['run']): Step<TransformUnit, R> {
   const paths = transformPaths(outDir);
-  return { name: `transform.${name}`, version: 1, result, markerPath: (u) => paths.marker(name, u.id), outputRoot: () => paths.root, run };
+  return { name: `transform.${name}`, version: TRANSFORM_STEP_VERSION, result, markerPath: (u) => paths.marker(name, u.id), outputRoot: () => paths.root, run };
 }
 
 export function embedStep(outDir: string, embedder: () => Promise<Embedder>): Step<TransformUnit, EmbedResult> {
