@@ -1,8 +1,11 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
+import { commandNamed, jobsFromFlags, parentLockFromEnv, runJobs, stagePhase, type JobPhase } from '../jobs.js';
 import {
   addCommonFlags,
   addExtractFlags,
+  addJobsFlag,
+  jobsBar,
   addLoadFlags,
   checkMode,
   configFromFlags,
@@ -19,14 +22,30 @@ import { addTransformFlags, type TransformFlags } from './transform.js';
 
 export function runCommand(deps: ProgramDeps): Command {
   const cmd = new Command('run')
-    .description('every stage in order: extract → (enrich) → transform (when an embedding model is given) → load')
+    .description(
+      'every stage in order: extract → (enrich) → transform (when an embedding model is given) → load. With --jobs N: N worker processes per stage, each stage once the one before is complete (enrich in one process)',
+    )
     .option('--enrich', 'add PubMed MeSH terms between extract and load (needs E-utilities; set NCBI_API_KEY, NCBI_EMAIL)');
   addTransformFlags(cmd);
-  addLoadFlags(addExtractFlags(addCommonFlags(cmd))).action(async (flags: ExtractFlags & LoadFlags & TransformFlags & { enrich?: boolean }, self: Command) => {
+  addJobsFlag(addLoadFlags(addExtractFlags(addCommonFlags(cmd)))).action(async (flags: ExtractFlags & LoadFlags & TransformFlags & { enrich?: boolean }, self: Command) => {
     const config = configFromFlags(self);
     const filter = filterFromConfig(config);
     // Checked before extract starts: a bad load flag must not wait for a long extract to surface.
     const loadOpts = await loadOptions(config, flags);
+    const jobs = jobsFromFlags(flags);
+    if (jobs) {
+      // Stage by stage: N workers of each, the next stage once the one before is complete; enrich
+      // has no split and runs in one process.
+      const ctx = createStageContext(flags, deps.signal);
+      const phases: JobPhase[] = [await stagePhase('extract', commandNamed(self, 'extract'))];
+      if (flags.enrich) phases.push(await stagePhase('enrich', commandNamed(self, 'enrich')));
+      if (config.transform.model) phases.push(await stagePhase('transform', commandNamed(self, 'transform')));
+      else ctx.log.warn({ hint: 'pass --model FILE (README "Embedding models") to cluster and label the images' }, 'no embedding model configured: transform is skipped');
+      phases.push(await stagePhase('load', commandNamed(self, 'load')));
+      const result = await runJobs({ jobs, outDir: flags.out, command: 'run', from: self, phases, bar: jobsBar(flags) }, ctx);
+      printSummary(flags, result.summaries, result.text);
+      return;
+    }
     const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
     const worker = logWorker(ctx.log, assignment);
@@ -51,7 +70,7 @@ export function runCommand(deps: ProgramDeps): Command {
       ctx.log.warn({ hint: 'pass --model FILE (README "Embedding models") to cluster and label the images' }, 'no embedding model configured: transform is skipped');
     }
     stages.push(loadStage(loadOpts));
-    const result = await runStages(stages, { outDir: flags.out, worker, command: 'run' }, ctx);
+    const result = await runStages(stages, { outDir: flags.out, worker, command: 'run', parentLock: parentLockFromEnv() }, ctx);
     printSummary(flags, result.summaries, result.text);
   });
   return cmd;
