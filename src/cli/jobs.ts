@@ -293,7 +293,10 @@ async function runGroup(stage: string, children: Child[], options: JobsOptions &
     const finished = await Promise.all(
       children.map(async (child, index): Promise<Finished> => {
         const started = Date.now();
-        const proc = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...child.args, '--json', '--no-progress'], {
+        // The bar is fed by the children's heartbeats, logged at info: a user who asked for less
+        // gets it from the filter below, not by silencing the children.
+        const quiet = bar !== undefined && ctx.log.levelVal > INFO ? ['--log-level', 'info'] : [];
+        const proc = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...child.args, ...quiet, '--json', '--no-progress'], {
           env: {
             ...process.env,
             [JOBS_LOCK_ENV]: options.token,
@@ -310,6 +313,7 @@ async function runGroup(stage: string, children: Child[], options: JobsOptions &
         const lines = createInterface({ input: proc.stderr!, crlfDelay: Infinity });
         lines.on('line', (line) => {
           if (bar?.consume(index, line)) return;
+          if (quiet.length > 0 && levelOf(line) < ctx.log.levelVal) return;
           process.stderr.write(tagLine(line, child.label) + '\n');
         });
         const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
@@ -368,6 +372,14 @@ function workerFailed(stage: string, f: { child: Child; code: number | null; sig
       ? 'rerun the same command: finished units are kept and the discarded ones are redone whole'
       : 'fix what its error says, then rerun the same command: finished units are kept and the discarded ones are redone whole',
   });
+}
+
+const INFO = 30;
+
+/** pino's numeric level of a JSON log line; anything else (an error message) passes every filter. */
+function levelOf(line: string): number {
+  const m = /^\{"level":(\d+),/.exec(line);
+  return m ? Number(m[1]) : Infinity;
 }
 
 /** A child's stderr line, tagged: JSON log lines get a `worker` field, anything else a prefix. */
