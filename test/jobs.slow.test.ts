@@ -8,12 +8,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { writeFeatures } from '../scripts/models/features.js';
 import { collect, referenceRun, repoRoot, runCli, spawnCli, treeHashes } from './helpers/cli.js';
+import { startHttpServer } from './helpers/servers.js';
 
 const EXTRACT = ['--source', join(repoRoot, 'sample'), '--unit-size', '6', '--no-progress'];
 const LOAD = ['--shard-max-samples', '10', '--no-progress'];
@@ -109,6 +111,25 @@ describe('--jobs', () => {
     assert.deepEqual(await treeHashes(join(out, 'dataset')), datasetRef);
   });
 
+  test('transform --jobs 2: the bytes of a plain transform (the worker that embeds last fits, assigns and labels)', async () => {
+    const model = join(work, 'features.onnx');
+    await writeFeatures(model, { dtype: 'float32' });
+    const args = ['--model', model, '--device', 'cpu', '--components', '4', '--clusters', '3', '--sample', '1000', '--no-progress'];
+    const trees = [];
+    for (const jobs of [[], ['--jobs', '2']]) {
+      const out = join(work, `transform${jobs.length}`);
+      await cp(join(refOut, 'extract'), join(out, 'extract'), { recursive: true });
+      const r = await runCli(['transform', '--out', out, ...args, ...jobs, '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const summary = JSON.parse(r.stdout);
+      assert.equal(summary.complete, true);
+      if (jobs.length > 0) assert.deepEqual(summary.jobs.workers.map((w: { worker: string }) => w.worker), ['0/2', '1/2']);
+      trees.push(await treeHashes(join(out, 'transform')));
+    }
+    assert.ok(trees[0]!.size > 0);
+    assert.deepEqual(trees[1], trees[0]);
+  });
+
   test('a worker killed mid-run: the other is stopped, the parent fails naming it; the rerun the hint gives completes with the same bytes', async () => {
     const out = join(work, 'killed');
     const args = ['extract', '--out', out, ...EXTRACT, '--jobs', '2', '--concurrency', '1', '--image-concurrency', '1'];
@@ -140,19 +161,35 @@ describe('--jobs', () => {
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /error FLAG_CONFLICT: --jobs starts the workers itself/);
 
-    // One article per unit, one at a time: slow enough for the other runs to come while it works.
-    const args = ['extract', '--out', out, ...EXTRACT, '--unit-size', '1', '--concurrency', '1', '--image-concurrency', '1'];
-    const first = spawnCli([...args, '--jobs', '2'], INFO);
-    const firstDone = collect(first);
-    await waitForLine(first, (l) => l['msg'] === 'unit written' && l['worker'] === '0/2');
-    const [second, hand] = await Promise.all([runCli([...args, '--jobs', '2']), runCli([...args, '--worker', '1/2'])]);
-    assert.equal(second.code, 5, second.stderr);
-    assert.match(second.stderr, /error LOCKED: .* is in use by `extract --jobs 2`/);
-    assert.equal(hand.code, 5, hand.stderr);
-    assert.match(hand.stderr, /error LOCKED: .* is in use by `extract --jobs 2`/);
-    const r = await firstDone;
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(existsSync(join(out, 'extract', 'manifest.json')));
+    // The sample over real HTTP, every package held back until the refusals are in: the first
+    // run surely still holds the folder when the others ask for it.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const server = await startHttpServer(join(repoRoot, 'sample'), {
+      handler: async (req) => {
+        if (req.url?.endsWith('.tar.gz')) await gate;
+        return false;
+      },
+    });
+    try {
+      const args = ['extract', '--out', out, ...EXTRACT, '--source', server.url];
+      const first = spawnCli([...args, '--jobs', '2', '--json'], INFO);
+      const firstDone = collect(first);
+      await waitForLine(first, (l) => l['msg'] === 'worker started' && l['worker'] === '1/2');
+      const [second, hand] = await Promise.all([runCli([...args, '--jobs', '2']), runCli([...args, '--worker', '1/2'])]);
+      open();
+      assert.equal(second.code, 5, second.stderr);
+      assert.match(second.stderr, new RegExp(`error LOCKED: .* is in use by \`extract --jobs 2\`: pid ${first.pid}`));
+      assert.equal(hand.code, 5, hand.stderr);
+      assert.match(hand.stderr, /error LOCKED: .* is in use by `extract --jobs 2`/);
+      const r = await firstDone;
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).complete, true);
+      assert.ok(!(await readdir(join(out, '.locks'))).includes('run.lock'), 'the run lock goes with the parent');
+    } finally {
+      open();
+      await server.close();
+    }
   });
 
   test('a full disk in a worker: the run exits 6 (a storage fault stays one), and the rerun after freeing space completes', async (t) => {

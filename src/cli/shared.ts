@@ -271,7 +271,7 @@ export function workerFromFlags(flags: { worker?: string; planOnly?: boolean }):
 
 /** `--jobs N|auto` (src/cli/jobs.ts), on the commands that split over workers. */
 export function addJobsFlag(cmd: Command): Command {
-  return cmd.option('--jobs <n>', JOBS_HELP);
+  return cmd.option('--jobs <n>', `${JOBS_HELP} (${machineDefaults().cores} here)`);
 }
 
 export interface JobsFlags {
