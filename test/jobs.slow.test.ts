@@ -91,10 +91,14 @@ describe('--jobs', () => {
     assert.deepEqual(used('plan'), [3, 'BIOMEDICA_CORES', 3, 5]);
   });
 
-  test('load --jobs 2: the bytes of a plain load; the text summary names every worker', async () => {
+  test('load --jobs 2: the bytes of a plain load, shard concurrency from each share of 8 faked cores; the text summary names every worker', async () => {
     const dataset = join(work, 'load-jobs');
-    const r = await runCli(['load', '--out', refOut, '--dataset', dataset, ...LOAD, '--jobs', '2']);
+    const r = await runCli(['load', '--out', refOut, '--dataset', dataset, ...LOAD, '--jobs', '2'], { ...INFO, BIOMEDICA_CORES: '8' });
     assert.equal(r.code, 0, r.stderr);
+    // Shards written at once follow each worker's share of 8 faked cores: 4 and 4.
+    const planning = jsonLines(r.stderr).filter((l) => l['msg'] === 'load planning');
+    const used = planning.map((l) => [(l['worker'] as { index: number }).index, l['shardConcurrency'], l['cores']]);
+    assert.deepEqual(used.sort((a, b) => Number(a[0]) - Number(b[0])), [[0, 4, 4], [1, 4, 4]]);
     assert.deepEqual(await treeHashes(dataset), datasetRef);
     assert.match(r.stdout, /Loaded 165 samples/);
     assert.match(r.stdout, /workers +2 local \(--jobs 2\): 0\/2: exit 0, [\d.]+ s, \d+ shards written, 0 reused; 1\/2: exit 0, [\d.]+ s, \d+ shards written, 0 reused; finalized by [01]\/2/);
