@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { collect, repoRoot, runCli, spawnCli, treeHashes } from './helpers/cli.js';
+import { collect, referenceRun, repoRoot, runCli, spawnCli, treeHashes } from './helpers/cli.js';
 import { startHttpServer } from './helpers/servers.js';
 
 const EXTRACT = ['--source', join(repoRoot, 'sample'), '--unit-size', '10', '--concurrency', '1', '--no-progress'];
@@ -67,12 +67,7 @@ function assertStorageExit(r: { code: number | null; stderr: string }, code: str
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'storage-faults-'));
   refOut = join(work, 'reference');
-  const e = await runCli(['extract', '--out', refOut, ...EXTRACT]);
-  assert.equal(e.code, 0, e.stderr);
-  const l = await runCli(['load', '--out', refOut, ...LOAD]);
-  assert.equal(l.code, 0, l.stderr);
-  extractRef = await treeHashes(join(refOut, 'extract'));
-  datasetRef = await treeHashes(join(refOut, 'dataset'));
+  ({ extract: extractRef, dataset: datasetRef } = await referenceRun(refOut, EXTRACT, LOAD));
 });
 after(async () => {
   for (const dir of mounts.reverse()) spawnSync('umount', ['-l', dir]);

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { BiomedicaError, ExitCode } from '../errors.js';
 import { commandPrefix, runnableCommands } from './invocation.js';
+import { parentLockFromEnv, watchParent } from './jobs.js';
 import { buildProgram } from './program.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -25,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A worker started by `--jobs` stops as on SIGTERM if its parent disappears (src/cli/jobs.ts).
+  if (parentLockFromEnv() !== undefined) watchParent(() => onSignal('SIGTERM'));
 
   // --help shows the command as the user can type it here (npx biomedica, biomedica, node …).
   const program: Command = buildProgram({ signal: controller.signal }).name(commandPrefix());

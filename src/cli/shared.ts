@@ -12,6 +12,7 @@ import { UsageError } from '../errors.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
 import { runnableCommands } from './invocation.js';
+import { JOBS_HELP, PROGRESS_MS_ENV, runJobs, stagePhase } from './jobs.js';
 import { resolveWorker, type WorkerAssignment } from './worker.js';
 import type { StageContext } from '../pipeline/context.js';
 import type { SourceFilter } from '../sources/types.js';
@@ -51,6 +52,7 @@ export interface ExtractFlags extends CommonFlags {
   sync?: boolean;
   planOnly?: boolean;
   worker?: string;
+  jobs?: string;
 }
 
 export function addExtractFlags(cmd: Command): Command {
@@ -167,7 +169,9 @@ export function filterFromConfig(config: Config): SourceFilter {
 
 export function createStageContext(flags: CommonFlags, signal: AbortSignal): StageContext {
   const log = createLogger(flags.logLevel);
-  const progress = createProgress(log, { tty: flags.progress === false ? false : undefined, signal });
+  // A `--jobs` parent drawing one bar for its workers asks them for frequent heartbeats (src/cli/jobs.ts).
+  const heartbeatMs = Number(process.env[PROGRESS_MS_ENV]) || undefined;
+  const progress = createProgress(log, { tty: flags.progress === false ? false : undefined, signal, heartbeatMs });
   return { log, progress, signal };
 }
 
@@ -263,6 +267,38 @@ export function calendarDayFlag(value: string | undefined, flag: string): string
 export function workerFromFlags(flags: { worker?: string; planOnly?: boolean }): WorkerAssignment | undefined {
   if (flags.planOnly && flags.worker === undefined) return undefined;
   return resolveWorker(flags.worker);
+}
+
+/** `--jobs N|auto` (src/cli/jobs.ts), on the commands that split over workers. */
+export function addJobsFlag(cmd: Command): Command {
+  return cmd.option('--jobs <n>', `${JOBS_HELP} (${machineDefaults().cores} here)`);
+}
+
+export interface JobsFlags {
+  jobs?: string;
+  worker?: string;
+  planOnly?: boolean;
+  sync?: boolean;
+  progress?: boolean;
+}
+
+/** Whether the parent of `--jobs` draws one bar for its workers: a TTY, and not --no-progress. */
+export function jobsBar(flags: JobsFlags): boolean {
+  return flags.progress !== false && Boolean(process.stderr.isTTY);
+}
+
+/** `extract|transform|load --jobs N`: the command's stage over N local workers (src/cli/jobs.ts), its summary printed. */
+export async function runStageJobs(
+  stage: 'extract' | 'transform' | 'load',
+  self: Command,
+  flags: CommonFlags & JobsFlags & { out: string },
+  jobs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const ctx = createStageContext(flags, signal);
+  const phases = [await stagePhase(stage, self)];
+  const result = await runJobs({ jobs, outDir: flags.out, command: stage, from: self, phases, bar: jobsBar(flags) }, ctx);
+  printSummary(flags, result.summaries[stage], result.text);
 }
 
 /** The log says where i/n came from: a wrong split is otherwise hard to see. */

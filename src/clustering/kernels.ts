@@ -8,7 +8,7 @@
  * Squared distances use the expansion ‖x‖² − 2x·c + ‖c‖², so the n×k distance matrix is one GEMM;
  * ArgMin picks the first of equal minima, so ties break by lowest cluster id, deterministically.
  */
-import { availableParallelism } from 'node:os';
+import { machineDefaults } from '../config/cores.js';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, type GraphSpec, type NodeSpec } from './onnx-graph.js';
 
@@ -29,7 +29,7 @@ export function rowsPerBlock(valuesPerRow: number): number {
 async function createSession(spec: GraphSpec, options: KernelOptions): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(encodeModel(spec), {
     executionProviders: options.executionProviders ?? ['cpu'],
-    intraOpNumThreads: options.threads ?? availableParallelism(),
+    intraOpNumThreads: options.threads ?? machineDefaults().cores,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,

@@ -59,6 +59,16 @@ describe('cores from a faked machine', () => {
     assert.equal(detectCores({ parallelism: () => 6, cgroupRoot: join(root, 'absent'), procSelfCgroup: join(root, 'absent', 'x') }).cores, 6);
   });
 
+  test('BIOMEDICA_CORES sets the count (a share given by hand or by --jobs); a bad value is ignored, and says so', async () => {
+    const probe = await machine('env', '0::/\n', { 'cpu.max': '200000 100000\n' });
+    assert.deepEqual(detectCores({ parallelism: () => 64, env: { BIOMEDICA_CORES: '5' } }), { cores: 5, from: 'BIOMEDICA_CORES' });
+    assert.equal(probe(64).cores, 2);
+    for (const bad of ['0', 'lots', '1.5', '']) {
+      const r = detectCores({ parallelism: () => 3, cgroupRoot: join(root, 'absent'), procSelfCgroup: join(root, 'absent', 'x'), env: { BIOMEDICA_CORES: bad } });
+      assert.deepEqual(r, { cores: 3, from: `os.availableParallelism(); BIOMEDICA_CORES=${JSON.stringify(bad)} ignored: not a whole number ≥ 1` });
+    }
+  });
+
   test('defaults per core count', () => {
     assert.deepEqual(concurrencyDefaults(1), { images: 1, articles: 4, shards: 2 });
     assert.deepEqual(concurrencyDefaults(2), { images: 2, articles: 4, shards: 2 });
@@ -74,6 +84,23 @@ test('config: "auto" resolves from this machine, numbers and numeric env values 
   const given = resolveConfig({ env: { BIOMEDICA_EXTRACT_IMAGE_CONCURRENCY: '3' }, overrides: { extract: { articleConcurrency: 7 } } });
   assert.deepEqual([given.extract.imageConcurrency, given.extract.articleConcurrency], [3, 7]);
   assert.throws(() => resolveConfig({ env: { BIOMEDICA_EXTRACT_IMAGE_CONCURRENCY: 'many' } }), { code: 'CONFIG_INVALID' });
+});
+
+test('the CLI states the defaults for a faked core count (BIOMEDICA_CORES), in --help and in the log', () => {
+  const bin = fileURLToPath(new URL('../../bin/biomedica.js', import.meta.url));
+  const env = { ...process.env, BIOMEDICA_CORES: '6' };
+  const help = execFileSync(process.execPath, [bin, 'extract', '--help'], { encoding: 'utf8', env }).replace(/\s+/g, ' ');
+  assert.match(help, /images decoded at once \(default: one per core: 6 here, cores from BIOMEDICA_CORES\)/);
+  assert.match(help, /articles processed at once \(default: 2 per core, 4 to 64: 12 here\)/);
+  const load = execFileSync(process.execPath, [bin, 'load', '--help'], { encoding: 'utf8', env }).replace(/\s+/g, ' ');
+  assert.match(load, /shards written at once \(default: load\.shardConcurrency, one per core, 2 to 16: 6 here\)/);
+  const run = spawnSync(process.execPath, [bin, 'extract', '--source', join(tmpdir(), 'biomedica-no-such-mirror'), '--out', join(tmpdir(), 'biomedica-no-such-out'), '--log-level', 'info', '--no-progress'], { encoding: 'utf8', env });
+  const line = run.stderr.split('\n').find((l) => l.includes('"msg":"concurrency"'));
+  assert.ok(line, run.stderr);
+  assert.deepEqual(
+    (({ cores, coresFrom, imageConcurrency, articleConcurrency }) => ({ cores, coresFrom, imageConcurrency, articleConcurrency }))(JSON.parse(line) as Record<string, unknown>),
+    { cores: 6, coresFrom: 'BIOMEDICA_CORES', imageConcurrency: 6, articleConcurrency: 12 },
+  );
 });
 
 test('the CLI states the defaults for the cores it may use (one core pinned with taskset)', { skip: !existsSync('/usr/bin/taskset') && 'no taskset' }, () => {

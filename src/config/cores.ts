@@ -7,6 +7,10 @@
  * `cpu.cfs_quota_us` / `cpu.cfs_period_us`), and of every cgroup above it, caps the count.
  * A fractional quota is rounded down (at least 1), as Go's automaxprocs does: running more
  * threads than the quota allows trades steady progress for throttled stalls.
+ *
+ * BIOMEDICA_CORES=n, when set, is the count: a share of the machine given by hand, or by
+ * `--jobs N`, which hands each of its N local workers its part of the cores (src/cli/jobs.ts) so
+ * that N processes do not each size their pools for the whole machine.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -25,7 +29,11 @@ export interface CoreProbe {
   cgroupRoot?: string;
   /** Default /proc/self/cgroup. */
   procSelfCgroup?: string;
+  /** Default process.env: BIOMEDICA_CORES. */
+  env?: NodeJS.ProcessEnv;
 }
+
+export const CORES_ENV = 'BIOMEDICA_CORES';
 
 function read(path: string): string | undefined {
   try {
@@ -73,6 +81,14 @@ function v1Quota(dir: string): number | undefined {
 }
 
 export function detectCores(probe: CoreProbe = {}): Cores {
+  const given = (probe.env ?? process.env)[CORES_ENV];
+  if (given !== undefined) {
+    if (/^\s*\d+\s*$/.test(given) && Number(given) >= 1) return { cores: Number(given), from: CORES_ENV };
+    // Not thrown: --help is built from this count, before any error could be reported. The log
+    // line and --help say the value was ignored, and why.
+    const detected = detectCores({ ...probe, env: {} });
+    return { cores: detected.cores, from: `${detected.from}; ${CORES_ENV}=${JSON.stringify(given)} ignored: not a whole number ≥ 1` };
+  }
   const parallelism = Math.max(1, (probe.parallelism ?? availableParallelism)());
   const root = probe.cgroupRoot ?? '/sys/fs/cgroup';
   const membership = read(probe.procSelfCgroup ?? '/proc/self/cgroup') ?? '';

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { machineDefaults } from '../config/cores.js';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import { InterruptedError, ItemError, UsageError, toFailure, type FailureInfo } from '../errors.js';
@@ -146,7 +146,7 @@ export async function openEmbedder(options: EmbedderOptions, ctx: Pick<StageCont
   }
   const o = parsed.data;
   const recipe = RECIPES[o.recipe];
-  const threads = o.threads ?? availableParallelism();
+  const threads = o.threads ?? machineDefaults().cores;
   const { sha256, bytes } = await modelHash(o.model);
   const inference: Inference = await openInference({ model: o.model, device: o.device, threads, deviceId: o.deviceId, recipe }, ctx.log);
   const { contract } = inference;

@@ -96,4 +96,18 @@ describe('run lock', () => {
     await withRunLock(opts(out), async () => {});
     assert.deepEqual(await readdir(lockDirOf(out)), []);
   });
+
+  test("--jobs: workers given the parent's token work under its run lock; a wrong token, or no lock, is refused", async () => {
+    const out = join(dir, 'jobs');
+    const parent = await acquireRunLock(opts(out, { command: 'extract --jobs 2' }));
+    const children = await Promise.all([0, 1].map((i) => acquireRunLock(opts(out, { worker: { index: i, count: 2 }, parent: parent.info.token }))));
+    // A plain child (the plan, the final pass) too.
+    const plain = await acquireRunLock(opts(out, { parent: parent.info.token }));
+    for (const c of [...children, plain]) await c.release();
+    assert.deepEqual(await readdir(lockDirOf(out)), ['run.lock'], "the workers took no lock of their own, and leave the parent's alone");
+    await assert.rejects(acquireRunLock(opts(out, { worker: { index: 0, count: 2 } })), (e: unknown) => e instanceof LockedError && /in use by `extract --jobs 2`/.test(e.message));
+    await assert.rejects(acquireRunLock(opts(out, { parent: 'not-the-token' })), (e: unknown) => e instanceof LockedError && e.code === 'JOBS_PARENT_LOCK' && /held by another run/.test(e.message));
+    await parent.release();
+    await assert.rejects(acquireRunLock(opts(out, { parent: parent.info.token })), (e: unknown) => e instanceof LockedError && /lock is gone/.test(e.message));
+  });
 });

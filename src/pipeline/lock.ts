@@ -14,6 +14,12 @@
  * this host, or (another host, or a pid reused) its heartbeat is older than `staleMs`. The holder
  * rewrites the heartbeat every `heartbeatMs`. Locks are created whole (written to a temporary
  * file and hard-linked into place), never seen empty.
+ *
+ * `--jobs N` (src/cli/jobs.ts): the parent holds the run lock for the whole run and hands its
+ * token to the N worker processes it starts. A process given a token (`parent`) takes no lock of
+ * its own: it checks that the run lock is there, live, and holds that token, and works under it.
+ * So the parent's workers do not refuse each other or the parent, and everyone else (a second
+ * `--jobs` run, a plain run, a hand-started worker) is refused by the parent's lock as ever.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -56,6 +62,8 @@ export interface RunLockOptions {
   log: WarnLog;
   staleMs?: number;
   heartbeatMs?: number;
+  /** The token of the run lock this process works under (a worker started by `--jobs`). */
+  parent?: string | undefined;
 }
 
 export interface RunLock {
@@ -72,6 +80,7 @@ const WORKER_LOCK = /^worker-\d+-of-\d+\.lock$/;
 export async function acquireRunLock(options: RunLockOptions): Promise<RunLock> {
   const dir = lockDirOf(options.outDir);
   const staleMs = options.staleMs ?? DEFAULT_STALE_MS;
+  if (options.parent !== undefined) return underParent(join(dir, RUN_LOCK), options.parent, options, staleMs);
   const now = new Date().toISOString();
   const info: LockInfo = {
     schema: 'biomedica.lock',
@@ -118,6 +127,18 @@ export async function acquireRunLock(options: RunLockOptions): Promise<RunLock> 
       await releaseIfOurs(path, info.token);
     },
   };
+}
+
+/** The parent's run lock, checked, as this process's lock: releasing it is the parent's business. */
+async function underParent(path: string, token: string, options: RunLockOptions, staleMs: number): Promise<RunLock> {
+  const holder = await readLock(path);
+  const live = holder !== 'gone' && holder !== undefined && !isStale(holder, staleMs);
+  if (live && holder.token === token) return { path, info: holder, release: async () => {} };
+  throw new LockedError(
+    'JOBS_PARENT_LOCK',
+    `this process was started by \`--jobs\` to work under its parent's lock on ${options.outDir}, but that lock is ${live ? 'held by another run' : 'gone'}`,
+    { outDir: options.outDir, hint: 'rerun the command the way you started it (with --jobs): finished units are kept' },
+  );
 }
 
 /** Runs `fn` holding the folder's lock; the lock goes when `fn` ends, however it ends. */

@@ -28,6 +28,8 @@ export interface PipelineOptions {
   worker?: WorkerShare | undefined;
   /** Named in the lock, so a refused run can say what holds the folder. */
   command: string;
+  /** Work under this run lock token instead of taking a lock (a worker started by `--jobs`). */
+  parentLock?: string | undefined;
 }
 
 export interface PipelineResult {
@@ -46,7 +48,7 @@ export function stage<S>(definition: PipelineStage<S>): PipelineStage<unknown> {
 
 export async function runStages(stages: readonly PipelineStage<unknown>[], options: PipelineOptions, ctx: StageContext): Promise<PipelineResult> {
   try {
-    return await withRunLock({ outDir: options.outDir, worker: options.worker, command: options.command, log: ctx.log }, async () => {
+    return await withRunLock({ outDir: options.outDir, worker: options.worker, command: options.command, log: ctx.log, parent: options.parentLock }, async () => {
       const summaries: Record<string, unknown> = {};
       const texts: string[] = [];
       for (const s of stages) {

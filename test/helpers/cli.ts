@@ -83,6 +83,18 @@ export async function treeHashes(dir: string): Promise<Map<string, string>> {
   return new Map([...out.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/**
+ * A plain extract, then a plain load into `out`: the trees (extract/ and dataset/) other runs on
+ * the same inputs must reproduce byte for byte.
+ */
+export async function referenceRun(out: string, extractArgs: string[], loadArgs: string[]): Promise<{ extract: Map<string, string>; dataset: Map<string, string> }> {
+  for (const args of [['extract', '--out', out, ...extractArgs], ['load', '--out', out, ...loadArgs]]) {
+    const r = await runCli(args);
+    if (r.code !== 0) throw new Error(`${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  }
+  return { extract: await treeHashes(join(out, 'extract')), dataset: await treeHashes(join(out, 'dataset')) };
+}
+
 export async function treeMtimes(dir: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const [path] of await treeHashes(dir)) out.set(path, (await stat(join(dir, path))).mtimeMs);

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { ProgramDeps } from '../program.js';
+import { parentLockFromEnv } from '../jobs.js';
 import { addCommonFlags, configFromFlags, createStageContext, printSummary, type CommonFlags } from '../shared.js';
 
 interface EnrichFlags extends CommonFlags {
@@ -15,7 +16,7 @@ export function enrichCommand(deps: ProgramDeps): Command {
     const ctx = createStageContext(flags, deps.signal);
     const { enrichStage, enrichOptionsFromConfig } = await import('../../enrich/pubmed.js');
     const { runStages } = await import('../../pipeline/stages.js');
-    const result = await runStages([enrichStage(enrichOptionsFromConfig(config, flags.out))], { outDir: flags.out, command: 'enrich' }, ctx);
+    const result = await runStages([enrichStage(enrichOptionsFromConfig(config, flags.out))], { outDir: flags.out, command: 'enrich', parentLock: parentLockFromEnv() }, ctx);
     printSummary(flags, result.summaries['enrich'], result.text);
   });
   return cmd;

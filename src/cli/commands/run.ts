@@ -4,9 +4,12 @@ import type { PipelineStage } from '../../pipeline/stages.js';
 import type { StageContext } from '../../pipeline/context.js';
 import type { WorkerShare } from '../../pipeline/runner.js';
 import type { ProgramDeps } from '../program.js';
+import { commandNamed, jobsFromFlags, parentLockFromEnv, runJobs, stagePhase, type JobPhase } from '../jobs.js';
 import {
   addCommonFlags,
   addExtractFlags,
+  addJobsFlag,
+  jobsBar,
   addLoadFlags,
   checkMode,
   configFromFlags,
@@ -25,17 +28,33 @@ export type RunFlags = ExtractFlags & LoadFlags & TransformFlags & { enrich?: bo
 
 export function runCommand(deps: ProgramDeps): Command {
   const cmd = new Command('run')
-    .description('every stage in order: extract → (enrich) → transform (when an embedding model is given) → load')
+    .description(
+      'every stage in order: extract → (enrich) → transform (when an embedding model is given) → load. With --jobs N: N worker processes per stage, each stage once the one before is complete (enrich in one process)',
+    )
     .option('--enrich', 'add PubMed MeSH terms between extract and load (needs E-utilities; set NCBI_API_KEY, NCBI_EMAIL)');
-  addRunFlags(cmd).action(async (flags: RunFlags, self: Command) => {
+  addJobsFlag(addRunFlags(cmd)).action(async (flags: RunFlags, self: Command) => {
     const config = configFromFlags(self);
     // Checked before extract starts: a bad load flag must not wait for a long extract to surface.
     const loadOpts = await loadOptions(config, flags);
+    const jobs = jobsFromFlags(flags);
+    if (jobs) {
+      // Stage by stage: N workers of each, the next stage once the one before is complete; enrich
+      // has no split and runs in one process.
+      const ctx = createStageContext(flags, deps.signal);
+      const phases: JobPhase[] = [await stagePhase('extract', commandNamed(self, 'extract'))];
+      if (flags.enrich) phases.push(await stagePhase('enrich', commandNamed(self, 'enrich')));
+      if (config.transform.model) phases.push(await stagePhase('transform', commandNamed(self, 'transform')));
+      else ctx.log.warn({ hint: 'pass --model FILE (README "Embedding models") to cluster and label the images' }, 'no embedding model configured: transform is skipped');
+      phases.push(await stagePhase('load', commandNamed(self, 'load')));
+      const result = await runJobs({ jobs, outDir: flags.out, command: 'run', from: self, phases, bar: jobsBar(flags) }, ctx);
+      printSummary(flags, result.summaries, result.text);
+      return;
+    }
     const ctx = createStageContext(flags, deps.signal);
     const worker = logWorker(ctx.log, workerFromFlags(flags));
     const stages = await runStageList(config, flags, ctx, worker, { enrich: flags.enrich === true, transform: true, load: loadOpts });
     const { runStages } = await import('../../pipeline/stages.js');
-    const result = await runStages(stages, { outDir: flags.out, worker, command: 'run' }, ctx);
+    const result = await runStages(stages, { outDir: flags.out, worker, command: 'run', parentLock: parentLockFromEnv() }, ctx);
     printSummary(flags, result.summaries, result.text);
   });
   return cmd;

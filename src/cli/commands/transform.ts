@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { ProgramDeps } from '../program.js';
-import { addCheckFlag, addCommonFlags, checkMode, configFromFlags, createStageContext, logWorker, printSummary, workerFromFlags, type CommonFlags } from '../shared.js';
+import { jobsFromFlags, parentLockFromEnv } from '../jobs.js';
+import { addCheckFlag, addCommonFlags, addJobsFlag, runStageJobs, checkMode, configFromFlags, createStageContext, logWorker, printSummary, workerFromFlags, type CommonFlags } from '../shared.js';
 
 /**
  * `transform fit` and `transform assign`: the clustering steps on plain N×D .npy embeddings, also
@@ -69,6 +70,7 @@ export interface TransformFlags extends CommonFlags {
   modelFrom?: string;
   refit?: boolean;
   worker?: string;
+  jobs?: string;
 }
 
 /** The stage's flags, shared with `run` (which runs transform between extract and load). */
@@ -95,16 +97,18 @@ export function transformCommand(deps: ProgramDeps): Command {
     .description('embed every image (DINOv2 on onnxruntime) → PCA + k-means → expert labels per image; runs whatever is not done')
     .option('--out <dir>', 'run folder (holds extract/; transform/ is written there)', 'out')
     .option('--worker <i/n>', 'be worker i of n (0-based) for the embedding; all workers share --out (default: from a Kubernetes Indexed Job, Slurm or AWS Batch array, see scripts/cluster/)');
-  addCheckFlag(addCommonFlags(addTransformFlags(cmd)));
+  addJobsFlag(addCheckFlag(addCommonFlags(addTransformFlags(cmd))));
   cmd.action(async (flags: TransformFlags, self: Command) => {
     const config = configFromFlags(self);
+    const jobs = jobsFromFlags(flags);
+    if (jobs) return runStageJobs('transform', self, flags, jobs, deps.signal);
     const assignment = workerFromFlags(flags);
     const ctx = createStageContext(flags, deps.signal);
     const worker = logWorker(ctx.log, assignment);
     const { transformStage } = await import('../../stages/transform/from-config.js');
     const { runStages } = await import('../../pipeline/stages.js');
     const mode = { modelFrom: flags.modelFrom, refit: flags.refit, check: checkMode(flags), worker };
-    const result = await runStages([transformStage(config, flags.out, mode)], { outDir: flags.out, worker, command: 'transform' }, ctx);
+    const result = await runStages([transformStage(config, flags.out, mode)], { outDir: flags.out, worker, command: 'transform', parentLock: parentLockFromEnv() }, ctx);
     printSummary(flags, result.summaries['transform'], result.text);
   });
   return cmd.addCommand(transformFitCommand(deps)).addCommand(transformAssignCommand(deps));

@@ -73,6 +73,8 @@ export interface ExtractSummary {
   manifest: string;
   source: Plan['source'];
   units: number;
+  /** Units this process did (a worker: of its share). */
+  unitsWritten: number;
   unitsSkipped: number;
   /** Units whose files no longer matched their marker (edited or damaged since), redone by this run. */
   unitsRepaired: number;
@@ -125,6 +127,7 @@ export async function runExtract(
     manifest: '',
     source: plan.source,
     units: plan.units.length,
+    unitsWritten: counts.written,
     unitsSkipped: counts.skipped,
     unitsRepaired: counts.repaired,
     unitsPending: counts.pending,
@@ -218,6 +221,7 @@ export async function runExtract(
     manifest: paths.manifest,
     source: plan.source,
     units: manifestUnits.length,
+    unitsWritten: report.counts.written,
     unitsSkipped: report.counts.skipped,
     unitsRepaired: report.counts.repaired,
     unitsPending: 0,

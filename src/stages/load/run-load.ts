@@ -172,7 +172,11 @@ export async function runLoad(
     }),
   );
   const planDir = paths.planDir(planKey);
-  ctx.log.info({ outDir, datasetDir, worker, units: extractManifest.units.length, labels: transformSha256 !== '' }, 'load planning');
+  const machine = machineDefaults();
+  ctx.log.info(
+    { outDir, datasetDir, worker, units: extractManifest.units.length, labels: transformSha256 !== '', shardConcurrency: options.shardConcurrency, cores: machine.cores, coresFrom: machine.from },
+    'load planning',
+  );
   const plan = await sharedOnce(
     { lockDir: lockDirOf(outDir), name: 'load.plan', key: `${relative(outDir, datasetDir)} ${planKey}`, log: ctx.log, signal: ctx.signal },
     () => readSharedPlan(planDir, planKey),
