@@ -633,7 +633,9 @@ export async function parseFiles(paths: readonly string[], write: (line: string)
     } catch (error) {
       summary.failedFiles++;
       const fallback = error instanceof Error && 'errno' in error ? 'FILE_UNREADABLE' : 'INTERNAL';
-      write(JSON.stringify({ file, error: toFailure(error, fallback) }));
+      // A local file has no network to retry: the line keeps the code and the message.
+      const { code, message } = toFailure(error, fallback);
+      write(JSON.stringify({ file, error: { code, message } }));
       continue;
     }
     for (const article of articles) {
