@@ -27,10 +27,10 @@ async function failuresOf(out: string): Promise<FailureRecord[]> {
   return all;
 }
 
-/** The run's products: the lock folder and the source's metadata cache are the run's bookkeeping, not its output. */
+/** The run's products: locks, run records (timings) and the source's metadata cache are the run's bookkeeping, not its output. */
 async function products(out: string): Promise<Map<string, string>> {
   const all = await treeHashes(out);
-  return new Map([...all].filter(([path]) => !path.startsWith('.locks') && !path.startsWith('cache')));
+  return new Map([...all].filter(([path]) => !path.startsWith('.locks') && !path.startsWith('.runs') && !path.startsWith('cache')));
 }
 
 describe('retry-failed', () => {
