@@ -18,6 +18,7 @@ import { imageRows } from './compare/images.js';
 import { loadRows } from './compare/load.js';
 import { parseRows } from './compare/parse.js';
 import { benchPlug } from './compare/plug.js';
+import { clusterRows, embedRows } from './compare/transform.js';
 import type { CompareContext, CompareRow, RowSource } from './compare/row.js';
 import { ensureVenv } from './lib/python.js';
 
@@ -26,12 +27,10 @@ const sources: RowSource[] = [
   imageRows,
   extractRows,
   loadRows,
-  // Transform against scikit-learn (PCA + k-means fit, nearest-centroid assign). Runs once
-  // src/clustering is merged; cluster.ts should print `compareRows` (see compare/plug.ts) or
-  // get a toRows here that maps its JSON to rows.
-  benchPlug({ name: 'transform-cluster', stage: 'transform', requires: ['src/clustering', 'scripts/bench/cluster.ts'], script: 'cluster.ts' }),
-  // Embedding throughput (CPU here): the same contract, once src/embedding and its bench are merged.
-  benchPlug({ name: 'transform-embed', stage: 'transform', requires: ['src/embedding', 'scripts/bench/embed.ts'], script: 'embed.ts' }),
+  // Transform against scikit-learn (PCA + k-means fit) and a plain JS loop (assign).
+  benchPlug({ name: 'transform-cluster', stage: 'transform', requires: ['src/clustering', 'scripts/bench/cluster.ts'], script: 'cluster.ts', toRows: clusterRows }),
+  // Embedding throughput (CPU here) beside a bare ONNX Runtime session.
+  benchPlug({ name: 'transform-embed', stage: 'transform', requires: ['src/embedding', 'scripts/bench/embed.ts'], script: 'embed.ts', toRows: embedRows }),
 ];
 
 const { values } = parseArgs({
