@@ -67,15 +67,8 @@ export async function extractFromConfig(
           windowDays: config.cloud.inventoryWindowDays,
         })
       : undefined;
-    if (mode.retry) {
-      // Under the run lock: the units move aside only once nothing else can write the folder.
-      const { plannedUnits, prepareRetry, selectRetry } = await import('./retry.js');
-      const selection = await selectRetry(outDir, await plannedUnits(outDir));
-      ctx.log.info({ units: selection.units.length, resuming: selection.resuming.length, transient: selection.transient }, 'retrying transient failures');
-      await prepareRetry(outDir, selection);
-    }
     return await runExtract(
-      { ...extractOptionsFromConfig(config, outDir), planOnly: mode.planOnly, worker: mode.worker, check: mode.check },
+      { ...extractOptionsFromConfig(config, outDir), planOnly: mode.planOnly, worker: mode.worker, check: mode.check, retry: mode.retry },
       source,
       filter,
       ctx,

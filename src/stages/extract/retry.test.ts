@@ -60,34 +60,38 @@ describe('retry selection', () => {
   });
 
   test('transient failures pick their articles; content failures are counted, never retried', async () => {
-    const s = await selectRetry(out, ['u000000', 'u000001', 'u000002', 'u000003']);
+    const s = await selectRetry(out, ['u000000', 'u000001', 'u000002', 'u000003'].map((id) => ({ id })));
     assert.deepEqual(s.units.map((u) => [u.unit, u.articles]), [['u000000', ['PMC5_1', 'PMC7_1']]]);
     assert.equal(s.transient, 2);
     assert.equal(s.content, 2);
     assert.deepEqual(s.transientByCode, { NETWORK: 1, SERVER_ERROR: 1 });
     assert.deepEqual(s.contentByCode, { IMAGE_TOO_SMALL: 1, XML_MALFORMED: 1 });
+    // Units made under other options (another key) are not retried: the run redoes them whole.
+    const other = await selectRetry(out, [{ id: 'u000000', key: 'other options' }]);
+    assert.deepEqual(other.units, []);
   });
 
   test('prepare moves the unit aside whole; a second selection resumes it; finish clears it once the unit is done again', async () => {
     const paths = extractPaths(out);
-    const s = await selectRetry(out, ['u000000', 'u000001']);
+    const s = await selectRetry(out, [{ id: 'u000000', key: 'k' }, { id: 'u000001', key: 'k' }]);
     await prepareRetry(out, s);
     assert.equal(await pathExists(paths.unitDir('u000000')), false);
-    const pending = await pendingRetry(out, 'u000000');
+    const pending = await pendingRetry(out, 'u000000', 'k');
+    assert.equal(await pendingRetry(out, 'u000000', 'other options'), undefined, 'never reused under another key');
     assert.deepEqual([...(pending?.articles ?? [])], ['PMC5_1', 'PMC7_1']);
     assert.deepEqual((await readdir(pending!.previousDir)).sort(), ['done.json', 'failures.jsonl', 'figures.jsonl']);
     assert.equal(pending!.previousDir, join(paths.root, 'retry', 'units', 'u000000'));
 
-    const again = await selectRetry(out, ['u000000', 'u000001']);
+    const again = await selectRetry(out, [{ id: 'u000000', key: 'k' }, { id: 'u000001', key: 'k' }]);
     assert.deepEqual(again.resuming, ['u000000']);
     assert.deepEqual(again.units, []);
 
     // Not done yet: finish keeps the old content.
     await finishRetry(out);
-    assert.ok(await pendingRetry(out, 'u000000'));
+    assert.ok(await pendingRetry(out, 'u000000', 'k'));
     await writeUnit(out, 'u000000', []);
     await finishRetry(out);
-    assert.equal(await pendingRetry(out, 'u000000'), undefined);
+    assert.equal(await pendingRetry(out, 'u000000', 'k'), undefined);
     assert.equal(await pathExists(join(paths.root, 'retry')), false);
   });
 });

@@ -36,6 +36,11 @@ export const RetryUnit = z.object({
   schema: z.literal(RETRY_SCHEMA),
   version: z.literal(1),
   unit: z.string(),
+  /**
+   * The unit's key (plan and shaping options) its old outcomes were made under: they are reused
+   * only by a run with the same key, never mixed into a unit made with other options.
+   */
+  key: z.string(),
   /** Article ids (ArticleRef.id) fetched again; every other article of the unit is reused. */
   articles: z.array(z.string()),
 });
@@ -68,16 +73,18 @@ export interface RetrySelection {
  * Reads the finished units' failure ledgers (markers of this extract version only: a unit of
  * another version is redone whole by extract anyway) and picks the articles to fetch again.
  */
-export async function selectRetry(outDir: string, unitIds: readonly string[]): Promise<RetrySelection> {
+export async function selectRetry(outDir: string, planned: readonly { id: string; key?: string }[]): Promise<RetrySelection> {
   const paths = extractPaths(outDir);
   const selection: RetrySelection = { units: [], transient: 0, content: 0, transientByCode: {}, contentByCode: {}, resuming: [] };
-  for (const unit of unitIds) {
+  for (const { id: unit, key } of planned) {
     const pending = await readRetryUnit(outDir, unit);
-    if (pending && (await pathExists(retryPaths(outDir).previous(unit)))) {
+    if (pending && (key === undefined || pending.key === key) && (await pathExists(retryPaths(outDir).previous(unit)))) {
       selection.resuming.push(unit);
       continue;
     }
-    if (!(await isCurrentExtractMarker(paths.unitMarker(unit)))) continue;
+    // With `key` (the run's own), a unit made under other options is not retried: the run redoes it whole.
+    const markerKey = await currentExtractMarkerKey(paths.unitMarker(unit));
+    if (markerKey === undefined || (key !== undefined && markerKey !== key)) continue;
     const articles = new Set<string>();
     let figures: Map<string, string> | undefined;
     for await (const raw of readJsonl(paths.unitFile(unit, 'failures.jsonl'))) {
@@ -93,7 +100,7 @@ export async function selectRetry(outDir: string, unitIds: readonly string[]): P
         articles.add(failure.item);
       }
     }
-    if (articles.size > 0) selection.units.push({ schema: RETRY_SCHEMA, version: 1, unit, articles: [...articles].sort() });
+    if (articles.size > 0) selection.units.push({ schema: RETRY_SCHEMA, version: 1, unit, key: markerKey, articles: [...articles].sort() });
   }
   return selection;
 }
@@ -122,10 +129,10 @@ export async function prepareRetry(outDir: string, selection: RetrySelection): P
 }
 
 /** The retry of `unit` in progress, if any: its RetryUnit, and where the unit as it was lies. */
-export async function pendingRetry(outDir: string, unit: string): Promise<{ articles: ReadonlySet<string>; previousDir: string } | undefined> {
+export async function pendingRetry(outDir: string, unit: string, key: string): Promise<{ articles: ReadonlySet<string>; previousDir: string } | undefined> {
   const retry = retryPaths(outDir);
   const record = await readRetryUnit(outDir, unit);
-  if (!record || !(await pathExists(retry.previous(unit)))) return undefined;
+  if (!record || record.key !== key || !(await pathExists(retry.previous(unit)))) return undefined;
   return { articles: new Set(record.articles), previousDir: retry.previous(unit) };
 }
 
@@ -193,11 +200,13 @@ async function readRetryUnit(outDir: string, unit: string): Promise<RetryUnit | 
   return parsed.success && parsed.data.unit === unit ? parsed.data : undefined;
 }
 
-async function isCurrentExtractMarker(path: string): Promise<boolean> {
-  if (!(await stat(path).then(() => true, () => false))) return false;
+/** The key of a finished unit's marker of this extract version; undefined for anything else. */
+async function currentExtractMarkerKey(path: string): Promise<string | undefined> {
+  if (!(await stat(path).then(() => true, () => false))) return undefined;
   const raw = await readJsonIfExists(path).catch(() => undefined);
   const marker = UnitMarkerSchema.safeParse(raw);
-  return marker.success && marker.data.step === EXTRACT_STEP && marker.data.stepVersion === EXTRACT_VERSION && ExtractUnitResult.safeParse(marker.data.result).success;
+  const current = marker.success && marker.data.step === EXTRACT_STEP && marker.data.stepVersion === EXTRACT_VERSION && ExtractUnitResult.safeParse(marker.data.result).success;
+  return current ? marker.data.key : undefined;
 }
 
 async function figureArticles(path: string): Promise<Map<string, string>> {
@@ -217,8 +226,8 @@ export function articleOfImage(item: string, figures: ReadonlyMap<string, string
   return figures.get(figureKey) ?? figureKey.replace(/_f\d{3,}$/, '');
 }
 
-/** The unit ids of the folder's plan; a folder without one has nothing to retry. */
-export async function plannedUnits(outDir: string): Promise<string[]> {
+/** The units of the folder's plan; a folder without one has nothing to retry. */
+export async function plannedUnits(outDir: string): Promise<{ id: string }[]> {
   const raw = await readJsonIfExists(extractPaths(outDir).plan);
   if (raw === undefined) {
     throw new ManifestError('PLAN_MISSING', `${outDir} holds no extract plan: nothing was extracted there`, {
@@ -229,7 +238,7 @@ export async function plannedUnits(outDir: string): Promise<string[]> {
   if (!plan.success) {
     throw new ManifestError('PLAN_INVALID', `${extractPaths(outDir).plan} is not an extract plan`, { hint: 'rerun biomedica extract with the same flags: it writes the plan again' });
   }
-  return plan.data.units.map((u) => u.id);
+  return plan.data.units.map((u) => ({ id: u.id }));
 }
 
 export function formatRetrySelection(s: RetrySelection): string {

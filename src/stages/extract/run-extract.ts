@@ -36,7 +36,7 @@ import type { SyncSummary } from './sync-planner.js';
 import { extractArticle, type ArticleJob } from './article.js';
 import { outcomesInOrder, writeUnitStore, type ArticleProducer, type UnitWritten } from './unit-store.js';
 import { ensurePlan, readPlanUnit, type Plan } from './plan.js';
-import { finishRetry, pendingRetry, retryProducer } from './retry.js';
+import { finishRetry, pendingRetry, prepareRetry, retryProducer, selectRetry } from './retry.js';
 
 export const ExtractOptions = z.object({
   outDir: z.string().min(1),
@@ -65,6 +65,11 @@ export const ExtractOptions = z.object({
    * 'full' (`--check`) hashes every file, which also finds silent corruption.
    */
   check: z.enum(CHECK_MODES).optional(),
+  /**
+   * `retry-failed`: before the units run, move aside the finished units holding transient failures
+   * (src/stages/extract/retry.ts), so they are rewritten with only those articles fetched again.
+   */
+  retry: z.boolean().optional(),
 });
 export type ExtractOptions = z.infer<typeof ExtractOptions>;
 
@@ -144,6 +149,13 @@ export async function runExtract(
     weight: u.articles,
     planSha256: u.sha256,
   }));
+  if (options.retry) {
+    // Under the run lock, with this run's unit keys: only units made under the same plan and
+    // options are rewritten from their old outcomes; the others are redone whole anyway.
+    const selection = await selectRetry(options.outDir, units);
+    ctx.log.info({ units: selection.units.length, resuming: selection.resuming.length, transient: selection.transient }, 'retrying transient failures');
+    await prepareRetry(options.outDir, selection);
+  }
   const step = extractStep(options.outDir, source, {
     articleConcurrency: options.articleConcurrency,
     job: { images: options.images, keep: options.keep, imageLimit: pLimit(options.imageConcurrency) },
@@ -290,7 +302,7 @@ export function extractStep(outDir: string, source: Source, run: UnitJob): Step<
       const local = new AbortController();
       const signal = AbortSignal.any([io.signal, local.signal]);
       // A unit that retry-failed moved aside takes its other articles from the unit as it was.
-      const retry = await pendingRetry(outDir, unit.id);
+      const retry = await pendingRetry(outDir, unit.id, unit.key);
       const reuse = retry ? retryProducer(outDir, unit.id, retry, produce) : undefined;
       const produceHere = reuse?.produce ?? produce;
       const outcomes = outcomesInOrder(
