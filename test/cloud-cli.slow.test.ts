@@ -22,9 +22,7 @@ describe('cloud source through the CLI: two nights of `run --sync`', () => {
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'bm-cloud-cli-'));
-    bucket = await TestBucket.create(join(work, 'bucket'));
-    for (const id of ['PMC7112410', 'PMC7135076', 'PMC7159299'] as const) await bucket.putVersion(await corpusVersion(id));
-    await bucket.writeInventory('2026-09-01T01-00Z');
+    bucket = await TestBucket.withCorpus(join(work, 'bucket'));
     server = await bucket.serve();
   });
   after(async () => {

@@ -13,7 +13,7 @@ import type { FailureRecord } from '../src/manifest/records.js';
 import { pathExists, readJsonl } from '../src/storage/files.js';
 import { prepareRetry, plannedUnits, retryPaths, selectRetry } from '../src/stages/extract/retry.js';
 import { runCli, treeHashes } from './helpers/cli.js';
-import { TestBucket, corpusVersion, type S3Fault, type S3TestServer } from './helpers/bucket.js';
+import { TestBucket, type S3Fault, type S3TestServer } from './helpers/bucket.js';
 
 const TRANSIENT_KEY = 'PMC7112410.1/gr1.jpg';
 const GONE_KEY = 'PMC7159299.1/gr2.jpg';
@@ -42,9 +42,7 @@ describe('retry-failed', () => {
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'bm-retry-'));
-    bucket = await TestBucket.create(join(work, 'bucket'));
-    for (const id of ['PMC7112410', 'PMC7135076', 'PMC7159299'] as const) await bucket.putVersion(await corpusVersion(id));
-    await bucket.writeInventory('2026-09-01T01-00Z');
+    bucket = await TestBucket.withCorpus(join(work, 'bucket'));
     server = await bucket.serve();
   });
   after(async () => {

@@ -120,6 +120,14 @@ export class TestBucket {
     return bucket;
   }
 
+  /** A bucket holding the three real corpus articles and one day's inventory listing them. */
+  static async withCorpus(dir: string, inventoryDate = '2026-09-01T01-00Z'): Promise<TestBucket> {
+    const bucket = await TestBucket.create(dir);
+    for (const id of ['PMC7112410', 'PMC7135076', 'PMC7159299'] as const) await bucket.putVersion(await corpusVersion(id));
+    await bucket.writeInventory(inventoryDate);
+    return bucket;
+  }
+
   async put(key: string, bytes: Buffer | string): Promise<string> {
     const path = join(this.dir, ...key.split('/'));
     await mkdir(dirname(path), { recursive: true });
