@@ -71,6 +71,13 @@ describe('retry-failed', () => {
     assert.notDeepEqual(await products(out), await products(clean));
 
     server.heal(TRANSIENT_KEY);
+    // Other shaping options than the run's: refused before anything moves (a retry must not become a rebuild).
+    const before = await treeHashes(out);
+    const otherOptions = await runCli(['retry-failed', ...args(out)], { ...env(), BIOMEDICA_IMAGES_QUALITY: '80' });
+    assert.equal(otherOptions.code, 2, otherOptions.stderr);
+    assert.match(otherOptions.stderr, /RETRY_OPTIONS_DIFFER/);
+    assert.deepEqual(await products(out), new Map([...before].filter(([path]) => !path.startsWith('.locks') && !path.startsWith('.runs') && !path.startsWith('cache'))));
+
     server.clear();
     const retry = await runCli(['retry-failed', ...args(out)], env());
     assert.equal(retry.code, 0, retry.stderr);

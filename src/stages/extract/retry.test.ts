@@ -69,6 +69,7 @@ describe('retry selection', () => {
     // Units made under other options (another key) are not retried: the run redoes them whole.
     const other = await selectRetry(out, [{ id: 'u000000', key: 'other options' }]);
     assert.deepEqual(other.units, []);
+    assert.deepEqual(other.otherOptions, ['u000000']);
   });
 
   test('prepare moves the unit aside whole; a second selection resumes it; finish clears it once the unit is done again', async () => {

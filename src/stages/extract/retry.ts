@@ -67,6 +67,8 @@ export interface RetrySelection {
   contentByCode: Record<string, number>;
   /** Units whose retry was started by an earlier run and not finished: they resume. */
   resuming: string[];
+  /** Finished units whose marker has another key than this run's: made with other flags or options. */
+  otherOptions: string[];
 }
 
 /**
@@ -75,7 +77,7 @@ export interface RetrySelection {
  */
 export async function selectRetry(outDir: string, planned: readonly { id: string; key?: string }[]): Promise<RetrySelection> {
   const paths = extractPaths(outDir);
-  const selection: RetrySelection = { units: [], transient: 0, content: 0, transientByCode: {}, contentByCode: {}, resuming: [] };
+  const selection: RetrySelection = { units: [], transient: 0, content: 0, transientByCode: {}, contentByCode: {}, resuming: [], otherOptions: [] };
   for (const { id: unit, key } of planned) {
     const pending = await readRetryUnit(outDir, unit);
     if (pending && (key === undefined || pending.key === key) && (await pathExists(retryPaths(outDir).previous(unit)))) {
@@ -84,7 +86,11 @@ export async function selectRetry(outDir: string, planned: readonly { id: string
     }
     // With `key` (the run's own), a unit made under other options is not retried: the run redoes it whole.
     const markerKey = await currentExtractMarkerKey(paths.unitMarker(unit));
-    if (markerKey === undefined || (key !== undefined && markerKey !== key)) continue;
+    if (markerKey === undefined) continue;
+    if (key !== undefined && markerKey !== key) {
+      selection.otherOptions.push(unit);
+      continue;
+    }
     const articles = new Set<string>();
     let figures: Map<string, string> | undefined;
     for await (const raw of readJsonl(paths.unitFile(unit, 'failures.jsonl'))) {

@@ -9,7 +9,7 @@
 import { rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { InterruptedError, ThresholdError } from '../../errors.js';
+import { InterruptedError, ThresholdError, UsageError } from '../../errors.js';
 import { DEFAULT_KEEP_RULE } from '../../images/keep.js';
 import {
   EXTRACT_SCHEMA,
@@ -153,6 +153,12 @@ export async function runExtract(
     // Under the run lock, with this run's unit keys: only units made under the same plan and
     // options are rewritten from their old outcomes; the others are redone whole anyway.
     const selection = await selectRetry(options.outDir, units);
+    if (selection.otherOptions.length > 0) {
+      // Going on would redo those units whole from the source: a rebuild, not a retry.
+      throw new UsageError('RETRY_OPTIONS_DIFFER', `${selection.otherOptions.length} finished units of ${options.outDir} were made with other options than this retry's (first: ${selection.otherOptions[0]})`, {
+        hint: 'pass retry-failed the flags or --config of the run that made the folder; to rebuild it with new options, run biomedica run with them instead',
+      });
+    }
     ctx.log.info({ units: selection.units.length, resuming: selection.resuming.length, transient: selection.transient }, 'retrying transient failures');
     await prepareRetry(options.outDir, selection);
   }
